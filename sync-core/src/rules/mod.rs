@@ -1,0 +1,3 @@
+//! Business rules shared by the phone and the server.
+
+pub mod status;
