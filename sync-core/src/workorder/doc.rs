@@ -63,6 +63,22 @@ impl WorkOrderDoc {
         Ok(this)
     }
 
+    /// Build a document from received changes (a document new to this replica). Fails if the
+    /// changes are incomplete or do not form a work order.
+    pub(crate) fn from_changes(changes: Vec<automerge::Change>, actor: &ActorId) -> Result<Self> {
+        let mut this = Self {
+            doc: AutoCommit::new().with_actor(actor.0.clone()),
+        };
+        this.apply_parsed(changes)?;
+        this.check_shape()?;
+        Ok(this)
+    }
+
+    /// Build a document from received bytes (a save or change chunks), strictly parsed.
+    pub fn from_bytes(bytes: &[u8], actor: &ActorId) -> Result<Self> {
+        Self::from_changes(super::chunks::parse_changes(bytes)?, actor)
+    }
+
     /// Apply changes received from elsewhere (a save, or concatenated change chunks). Applying the
     /// same bytes twice is harmless. Fails, leaving the document unchanged, if the bytes are
     /// corrupt or depend on changes this document does not have.
@@ -292,13 +308,112 @@ impl WorkOrderDoc {
         Ok(())
     }
 
-    /// Append an entry to the event log. Events are ordered by their HLC, never by device time.
-    pub(crate) fn record_event(
+    /// Change the customer (office roles). Records one event per changed field.
+    pub fn set_customer(&mut self, ctx: &EditContext, customer: &Customer) -> Result<()> {
+        let fields = [
+            ("id", customer.id.as_str()),
+            ("name", customer.name.as_str()),
+        ];
+        self.put_header_strs(ctx, p::CUSTOMER, &fields)
+    }
+
+    /// Change the asset (office roles).
+    pub fn set_asset(&mut self, ctx: &EditContext, asset: &Asset) -> Result<()> {
+        let fields = [
+            ("id", asset.id.as_str()),
+            ("model", asset.model.as_str()),
+            ("serial", asset.serial.as_str()),
+        ];
+        self.put_header_strs(ctx, p::ASSET, &fields)
+    }
+
+    /// Change the site address and coordinates (office roles).
+    pub fn set_site(&mut self, ctx: &EditContext, site: &Site) -> Result<()> {
+        if !(-90.0..=90.0).contains(&site.lat) || !(-180.0..=180.0).contains(&site.lon) {
+            return Err(Error::InvalidInput("site coordinates out of range".into()));
+        }
+        self.put_header_strs(ctx, p::SITE, &[("address", site.address.as_str())])?;
+        let h = self.obj(ROOT, p::HEADER)?;
+        let o = self.obj(&h, p::SITE)?;
+        for (k, v) in [("lat", site.lat), ("lon", site.lon)] {
+            if self.opt_f64(&o, k) != Some(v) {
+                self.doc.put(&o, k, v)?;
+                self.record_event(ctx, "header", &format!("site.{k}={v}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn put_header_strs(
+        &mut self,
+        ctx: &EditContext,
+        part: &str,
+        fields: &[(&str, &str)],
+    ) -> Result<()> {
+        let h = self.obj(ROOT, p::HEADER)?;
+        let o = self.obj(&h, part)?;
+        for (k, v) in fields {
+            if self.opt_str(&o, k).as_deref() != Some(*v) {
+                self.doc.put(&o, *k, *v)?;
+                self.record_event(ctx, "header", &format!("{part}.{k}={v}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Replace the problem description (merged as text, so concurrent edits both survive).
+    pub fn set_problem(&mut self, ctx: &EditContext, text: &str) -> Result<()> {
+        let h = self.obj(ROOT, p::HEADER)?;
+        let t = self.obj(&h, p::PROBLEM)?;
+        self.doc.update_text(&t, text)?;
+        self.record_event(ctx, "header", "problem")
+    }
+
+    /// Set or clear the SLA due time.
+    pub fn set_sla_due(&mut self, ctx: &EditContext, due_ms: Option<i64>) -> Result<()> {
+        let h = self.obj(ROOT, p::HEADER)?;
+        match due_ms {
+            Some(ms) => self.doc.put(&h, p::SLA_DUE, ms)?,
+            None => self.doc.put(&h, p::SLA_DUE, ScalarValue::Null)?,
+        }
+        let shown = due_ms
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "null".into());
+        self.record_event(ctx, "header", &format!("sla_due={shown}"))
+    }
+
+    /// Raise a flag for a dispatcher (conflict resolved, change refused, work after
+    /// re-assignment). Returns the flag id.
+    pub fn raise_flag(
         &mut self,
         ctx: &EditContext,
         kind: &str,
+        field: &str,
         detail: &str,
-    ) -> Result<()> {
+    ) -> Result<String> {
+        let flags = self.obj(ROOT, p::FLAGS)?;
+        let id = crate::LineId::new().to_string();
+        let f = self.doc.put_object(&flags, id.as_str(), ObjType::Map)?;
+        self.doc.put(&f, "kind", kind)?;
+        self.doc.put(&f, "field", field)?;
+        self.doc.put(&f, "detail", detail)?;
+        self.doc.put(&f, "hlc", ctx.hlc.encode())?;
+        Ok(id)
+    }
+
+    /// Mark a flag as dealt with (office roles).
+    pub fn resolve_flag(&mut self, ctx: &EditContext, flag: &str) -> Result<()> {
+        let flags = self.obj(ROOT, p::FLAGS)?;
+        let f = self
+            .obj(&flags, flag)
+            .map_err(|_| Error::NotFound(format!("flag {flag}")))?;
+        self.doc.put(&f, "resolved_by", ctx.user.to_string())?;
+        self.doc.put(&f, "resolved_at", ctx.device_time_ms)?;
+        self.record_event(ctx, "flag_resolved", flag)
+    }
+
+    /// Append an entry to the event log. Events are ordered by their HLC, never by device time.
+    pub fn record_event(&mut self, ctx: &EditContext, kind: &str, detail: &str) -> Result<()> {
         let events = self.obj(ROOT, p::EVENTS)?;
         let len = self.doc.length(&events);
         let e = self.doc.insert_object(&events, len, ObjType::Map)?;
@@ -313,6 +428,15 @@ impl WorkOrderDoc {
     }
 
     // ----- low-level helpers shared by the typed API -----
+
+    /// The Automerge document, for the typed API's other modules.
+    pub(crate) fn am(&mut self) -> &mut AutoCommit {
+        &mut self.doc
+    }
+
+    pub(crate) fn doc_ref(&self) -> &AutoCommit {
+        &self.doc
+    }
 
     pub(crate) fn obj(&self, parent: impl AsRef<ObjId>, key: &str) -> Result<ObjId> {
         match self.doc.get(parent.as_ref(), key)? {

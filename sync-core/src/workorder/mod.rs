@@ -8,6 +8,9 @@ mod chunks;
 mod doc;
 mod model;
 pub mod paths;
+mod read;
+mod visit;
 
+pub(crate) use chunks::parse_changes;
 pub use doc::WorkOrderDoc;
 pub use model::*;

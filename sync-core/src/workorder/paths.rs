@@ -46,3 +46,23 @@ pub const WINDOW_END: &str = "window_end";
 /// The document schema version this build writes. Readers accept older versions and preserve
 /// fields of newer ones that they do not know (edits are targeted puts, never whole rewrites).
 pub const SCHEMA_VERSION: u64 = 1;
+
+// visits/<visit id>
+pub const V_ID: &str = "id";
+pub const V_ENGINEER: &str = "engineer";
+pub const V_CREATED_AT: &str = "created_at";
+pub const V_CHECK_IN: &str = "check_in";
+pub const V_CHECK_OUT: &str = "check_out";
+pub const V_LABOUR: &str = "labour";
+pub const V_PARTS: &str = "parts";
+pub const V_REPORT: &str = "report";
+
+// visits/<visit id>/report
+pub const R_TEMPLATE_ID: &str = "template_id";
+pub const R_TEMPLATE_VERSION: &str = "template_version";
+pub const R_ANSWERS: &str = "answers";
+pub const R_NOTES: &str = "notes";
+pub const R_FAULT_CODE: &str = "fault_code";
+pub const R_RESOLUTION_CODE: &str = "resolution_code";
+pub const R_PHOTOS: &str = "photos";
+pub const R_SIGNATURE: &str = "signature";
