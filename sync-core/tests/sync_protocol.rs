@@ -458,3 +458,65 @@ fn an_order_from_another_organisation_is_not_taken() {
     );
     assert!(server.doc(&doc.id().unwrap()).is_none());
 }
+
+#[test]
+fn offline_completion_against_a_concurrent_cancel_is_a_flagged_conflict_not_a_refusal() {
+    let (mut server, disp, eng, ids) = setup(1, 1);
+    let p = phone(eng, "phone-1");
+    sync(&mut server, &p);
+    let id = ids[0];
+    // Offline: assigned -> on site -> completed on the phone, several steps in one sync.
+    edit_as(&p, &id, 70_000, |d, c| {
+        let v = d.start_visit(c)?;
+        d.check_in(c, &v, None, None, false)?;
+        d.set_status(c, Status::Completed)
+    });
+    server
+        .edit(&id, disp, Role::Dispatcher, |d, c| {
+            d.set_status(c, Status::Cancelled)
+        })
+        .unwrap();
+    let report = sync(&mut server, &p);
+    assert!(report.refusals.is_empty(), "{report:?}");
+    assert_eq!(report.conflicts, vec![(id, "status".to_string())]);
+    let order = server.doc(&id).unwrap().read().unwrap();
+    assert_eq!(order.status, Status::Completed);
+    assert!(
+        order
+            .flags
+            .iter()
+            .any(|f| f.kind == "conflict" && f.field == "status")
+    );
+    assert!(heads_equal(&server, &p, &id));
+}
+
+#[test]
+fn an_engineer_cannot_reopen_a_cancelled_order() {
+    let (mut server, disp, eng, ids) = setup(1, 1);
+    let id = ids[0];
+    server
+        .edit(&id, disp, Role::Dispatcher, |d, c| {
+            d.set_status(c, Status::Cancelled)
+        })
+        .unwrap();
+    let p = phone(eng, "phone-1");
+    sync(&mut server, &p);
+    // The typed API refuses it on the phone already ...
+    let c = ctx(eng, Role::Engineer, 80_000);
+    assert!(
+        p.store
+            .edit(&id, |d| d.set_status(&c, Status::OnSite))
+            .is_err()
+    );
+    // ... and a phone that bypassed it (an engineer acting with an office role locally) is
+    // refused by the server, which judges the sender's real role.
+    let forged = ctx(eng, Role::Dispatcher, 80_001);
+    p.store
+        .edit(&id, |d| d.set_status(&forged, Status::New))
+        .unwrap();
+    let report = sync(&mut server, &p);
+    assert_eq!(report.refusals.len(), 1, "{report:?}");
+    assert_eq!(report.refusals[0].1.field, "status");
+    assert_eq!(server.doc(&id).unwrap().status(), Status::Cancelled);
+    assert_eq!(p.store.load(&id).unwrap().status(), Status::Cancelled);
+}

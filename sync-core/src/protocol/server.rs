@@ -97,8 +97,10 @@ pub fn merge_push(
     }
     let mut refusals = Vec::new();
     let mut conflicts_found = Vec::new();
+    let device_heads = from_wire(&push.heads);
     if !is_new {
-        match authority::enforce(&mut doc, &before, sender, ctx) {
+        let base = from_wire(&push.base);
+        match authority::enforce(&mut doc, &before, &base, &device_heads, sender, ctx) {
             Ok(r) => refusals = r,
             Err(_) => return refuse(AckError::Malformed, Some(snapshot)),
         }
@@ -113,7 +115,6 @@ pub fn merge_push(
         Err(e) => tracing::warn!(error = %e, "conflict resolution failed"),
     }
     let changed = is_new || doc.heads() != before;
-    let device_heads = from_wire(&push.heads);
     let ack = DocAck {
         id: push.id,
         error: None,

@@ -29,11 +29,17 @@ pub struct Refusal {
     pub reason: String,
 }
 
-/// Check what changed between `before` and the document's current heads against `sender`'s
-/// authority, compensate forbidden edits (writing as `ctx`, the server) and report them.
+/// Check what changed between `before` (the server's heads before the batch) and the document's
+/// current heads against `sender`'s authority, compensate forbidden edits (writing as `ctx`, the
+/// server) and report them. `sender_base` and `sender_heads` are the heads the sender built on and
+/// ended with: its status changes are judged on its own branch, so an engineer who completed an
+/// order offline while a dispatcher cancelled it is not refused; that is a conflict, for
+/// `rules::conflicts`.
 pub fn enforce(
     doc: &mut WorkOrderDoc,
     before: &[ChangeHash],
+    sender_base: &[ChangeHash],
+    sender_heads: &[ChangeHash],
     sender: Sender,
     ctx: &EditContext,
 ) -> Result<Vec<Refusal>> {
@@ -72,12 +78,17 @@ pub fn enforce(
         }
     }
 
-    // Status: the status machine decides, from the status before the batch.
-    let status_before = status_at(doc, before);
-    let status_now = doc.status();
+    // Status: judged on the sender's own branch, from what it started from to what it ended with.
+    let base = if sender_base.is_empty() {
+        before
+    } else {
+        sender_base
+    };
+    let status_before = status_at(doc, base);
+    let status_now = status_at(doc, sender_heads);
     if status_before != status_now {
-        let allowed = crate::rules::status::allowed(&status_before, &status_now, sender.role)
-            && (sender.role != Role::Engineer || works_on(doc, before, sender.user));
+        let allowed = crate::rules::status::reachable(&status_before, &status_now, sender.role)
+            && (sender.role != Role::Engineer || works_on(doc, base, sender.user));
         if !allowed {
             forbidden.insert((
                 vec![Prop::Map(p::STATUS.into())],

@@ -26,6 +26,29 @@ pub fn allowed(from: &Status, to: &Status, role: Role) -> bool {
     }
 }
 
+/// Whether `role` can get an order from `from` to `to` through one or more allowed transitions.
+/// The server judges a device's offline work by this: the phone may have gone assigned -> en
+/// route -> on site -> completed between two syncs.
+pub fn reachable(from: &Status, to: &Status, role: Role) -> bool {
+    if from == to {
+        return true;
+    }
+    let mut seen = vec![from.clone()];
+    let mut frontier = vec![from.clone()];
+    while let Some(s) = frontier.pop() {
+        for next in Status::KNOWN {
+            if !seen.contains(&next) && allowed(&s, &next, role) {
+                if &next == to {
+                    return true;
+                }
+                seen.push(next.clone());
+                frontier.push(next);
+            }
+        }
+    }
+    false
+}
+
 /// [`allowed`] as a `Result` with a typed error.
 pub fn check_transition(from: &Status, to: &Status, role: Role) -> Result<()> {
     if allowed(from, to, role) {
