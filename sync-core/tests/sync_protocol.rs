@@ -520,3 +520,50 @@ fn an_engineer_cannot_reopen_a_cancelled_order() {
     assert_eq!(server.doc(&id).unwrap().status(), Status::Cancelled);
     assert_eq!(p.store.load(&id).unwrap().status(), Status::Cancelled);
 }
+
+#[test]
+fn the_device_clock_orders_its_events_after_everything_it_received_even_when_its_wall_clock_is_behind()
+ {
+    let (mut server, _, eng, ids) = setup(1, 1);
+    let p = phone(eng, "phone-1");
+    sync(&mut server, &p);
+    let newest_received = p
+        .store
+        .load(&ids[0])
+        .unwrap()
+        .events()
+        .unwrap()
+        .last()
+        .unwrap()
+        .hlc;
+    // The phone's wall clock is a year behind the server's.
+    let c = p
+        .store
+        .context(eng, Role::Engineer, 1_700_000_000_000)
+        .unwrap();
+    assert!(
+        c.hlc > newest_received,
+        "{:?} <= {:?}",
+        c.hlc,
+        newest_received
+    );
+    assert_eq!(
+        c.device_time_ms, 1_700_000_000_000,
+        "device time is kept for display"
+    );
+    p.store
+        .edit(&ids[0], |d| d.start_visit(&c).map(|_| ()))
+        .unwrap();
+    let events = p.store.load(&ids[0]).unwrap().events().unwrap();
+    assert_eq!(
+        events.last().unwrap().kind,
+        "visit_started",
+        "ordered causally, not by device time"
+    );
+    // And the clock never goes backwards, across restarts too.
+    let again = p
+        .store
+        .context(eng, Role::Engineer, 1_600_000_000_000)
+        .unwrap();
+    assert!(again.hlc > c.hlc);
+}

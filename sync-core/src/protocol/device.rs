@@ -147,6 +147,22 @@ pub fn apply_response(
             tx.set_server_heads(&pull.id, &from_wire(&pull.heads))?;
             report.received.push(pull.id);
         }
+        // Events received from elsewhere move this device's clock past them.
+        let mut seen = crate::Hlc::ZERO;
+        for id in resp
+            .acks
+            .iter()
+            .map(|a| a.id)
+            .chain(resp.pulls.iter().map(|p| p.id))
+        {
+            if tx.contains(&id)? {
+                let latest = tx.load(&id)?.events()?.last().map(|e| e.hlc);
+                seen = seen.max(latest.unwrap_or(crate::Hlc::ZERO));
+            }
+        }
+        if seen > crate::Hlc::ZERO {
+            tx.set_hlc(seen)?;
+        }
         let mut evicted = read_ids(tx.meta(META_EVICTED)?);
         evicted.retain(|id| !req.evicted.contains(id));
         let pending = tx.pending()?;

@@ -81,6 +81,37 @@ impl Store {
         &self.actor
     }
 
+    /// The context for an edit made now on this device: who, in which role, the device's wall
+    /// clock (for display), and the next hybrid-logical-clock timestamp, which never goes
+    /// backwards even when the wall clock does, and lands after every timestamp seen in
+    /// documents received by sync. Persisted, so it survives restarts.
+    pub fn context(
+        &self,
+        user: crate::UserId,
+        role: crate::Role,
+        now_ms: i64,
+    ) -> Result<crate::EditContext> {
+        let node = u32::from_be_bytes(
+            self.actor
+                .to_bytes()
+                .get(..4)
+                .and_then(|b| b.try_into().ok())
+                .unwrap_or([0; 4]),
+        );
+        let hlc = self.write(|tx| {
+            let last = tx.hlc()?;
+            let next = last.tick(now_ms, node);
+            tx.set_hlc(next)?;
+            Ok(next)
+        })?;
+        Ok(crate::EditContext {
+            user,
+            role,
+            device_time_ms: now_ms,
+            hlc,
+        })
+    }
+
     /// Run `f` in a read transaction on the reader connection: a consistent snapshot of the last
     /// committed state, which a concurrent write does not block. Calling `read` again from inside
     /// `f` is refused (it would deadlock).

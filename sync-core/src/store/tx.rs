@@ -6,6 +6,9 @@ use automerge::ChangeHash;
 use rusqlite::{OptionalExtension, Transaction, params};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+/// Meta key of the device's hybrid logical clock.
+const HLC_META: &str = "store.hlc";
+
 /// Meta keys the store keeps for itself; [`StoreTx::set_meta`] refuses this prefix so that
 /// nothing can overwrite the install's actor id.
 pub(crate) const RESERVED_META_PREFIX: &str = "store.";
@@ -303,6 +306,20 @@ impl<'c> StoreTx<'c> {
 
     /// Set a key/value entry. Keys starting with `store.` belong to the store itself (the actor
     /// id, the cursor) and are refused with `NotAllowed`.
+    /// The last hybrid-logical-clock timestamp this device issued or observed.
+    pub fn hlc(&self) -> Result<crate::Hlc> {
+        match self.meta(HLC_META)? {
+            Some(b) => crate::Hlc::decode(std::str::from_utf8(&b).unwrap_or_default()),
+            None => Ok(crate::Hlc::ZERO),
+        }
+    }
+
+    /// Record `hlc` as the last timestamp issued or observed (never moves backwards).
+    pub fn set_hlc(&mut self, hlc: crate::Hlc) -> Result<()> {
+        let next = self.hlc()?.observe(hlc).max(hlc);
+        self.put_meta(HLC_META, next.encode().as_bytes())
+    }
+
     pub fn set_meta(&mut self, key: &str, v: &[u8]) -> Result<()> {
         if key.starts_with(RESERVED_META_PREFIX) {
             return Err(Error::NotAllowed(format!(

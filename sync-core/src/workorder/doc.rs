@@ -557,3 +557,88 @@ pub(crate) mod tests {
         assert_eq!(doc.heads(), before);
     }
 }
+
+#[cfg(test)]
+mod evolution_tests {
+    //! Documents written by other app versions: an older build preserves what it does not know,
+    //! a newer build reads what older ones wrote.
+    use super::tests::{ctx, sample};
+    use super::*;
+    use crate::workorder::NewConsumption;
+    use crate::{Role, rules::conflicts};
+
+    #[test]
+    fn an_older_app_keeps_fields_and_statuses_it_does_not_know() {
+        let mut doc =
+            WorkOrderDoc::create(&ActorId::random(), &sample("WO-9"), &ctx(Role::Dispatcher))
+                .unwrap();
+        // A newer app (schema 2) adds a warranty block, a header field and a status.
+        {
+            let d = doc.am();
+            d.put(ROOT, p::SCHEMA, 2u64).unwrap();
+            let w = d.put_object(ROOT, "warranty", ObjType::Map).unwrap();
+            d.put(&w, "until", 1_900_000_000_000i64).unwrap();
+            let h = doc.obj(ROOT, p::HEADER).unwrap();
+            doc.am().put(&h, "contract_ref", "K-77").unwrap();
+            doc.am().put(ROOT, p::STATUS, "awaiting_customer").unwrap();
+        }
+        let bytes = doc.save();
+        // This build opens it, reads it, and edits it.
+        let mut old = WorkOrderDoc::load(&bytes, &ActorId::random()).unwrap();
+        assert_eq!(old.schema_version(), 2);
+        assert_eq!(old.status(), Status::Other("awaiting_customer".into()));
+        let c = ctx(Role::Dispatcher);
+        old.set_priority(&c, Priority::Urgent).unwrap();
+        old.assign(&c, Some(UserId::new())).unwrap();
+        let e = ctx(Role::Engineer);
+        let v = old.start_visit(&e).unwrap();
+        old.consume_part(
+            &e,
+            &v,
+            &NewConsumption {
+                sku: "X-1".into(),
+                qty: 1,
+                serial: None,
+                replaced_serial: None,
+            },
+        )
+        .unwrap();
+        // Everything the newer app wrote is still there.
+        let d = old.doc_ref();
+        let (_, w) = d.get(ROOT, "warranty").unwrap().unwrap();
+        assert_eq!(old.opt_i64(&w, "until"), Some(1_900_000_000_000));
+        let h = old.obj(ROOT, p::HEADER).unwrap();
+        assert_eq!(old.opt_str(&h, "contract_ref").as_deref(), Some("K-77"));
+        assert_eq!(old.status(), Status::Other("awaiting_customer".into()));
+        assert_eq!(
+            old.schema_version(),
+            2,
+            "an older app never downgrades the schema mark"
+        );
+        assert!(conflicts::detect(&old).is_empty());
+    }
+
+    #[test]
+    fn a_newer_app_reads_documents_written_before_visits_requests_and_flags_existed() {
+        // The shape of a first-generation document: header and dispatch only, no schema mark.
+        let mut d = AutoCommit::new();
+        let id = DocId::new();
+        d.put(ROOT, p::ID, id.to_string()).unwrap();
+        d.put(ROOT, p::ORG, OrgId::new().to_string()).unwrap();
+        d.put(ROOT, p::NUMBER, "WO-1").unwrap();
+        d.put(ROOT, p::STATUS, "assigned").unwrap();
+        let h = d.put_object(ROOT, p::HEADER, ObjType::Map).unwrap();
+        for part in [p::CUSTOMER, p::SITE, p::ASSET] {
+            d.put_object(&h, part, ObjType::Map).unwrap();
+        }
+        d.put(&h, p::PRIORITY, "high").unwrap();
+        d.put_object(ROOT, p::DISPATCH, ObjType::Map).unwrap();
+        let doc = WorkOrderDoc::load(&d.save(), &ActorId::random()).unwrap();
+        let order = doc.read().unwrap();
+        assert_eq!(order.id, id);
+        assert_eq!(order.schema_version, 1);
+        assert_eq!(order.status, Status::Assigned);
+        assert_eq!(order.header.priority, Priority::High);
+        assert!(order.visits.is_empty() && order.flags.is_empty() && order.events.is_empty());
+    }
+}

@@ -9,12 +9,10 @@ use automerge::{ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 impl WorkOrderDoc {
     /// The whole order as plain records.
     pub fn read(&self) -> Result<WorkOrder> {
-        let visits_obj = self.obj(ROOT, p::VISITS)?;
+        // Containers added in later schema versions may be absent: they read as empty.
         let mut visits = Vec::new();
-        for key in self.doc_ref().keys(&visits_obj) {
-            if let Ok(id) = key.parse::<VisitId>() {
-                visits.push(self.read_visit(&id)?);
-            }
+        for id in self.visit_ids() {
+            visits.push(self.read_visit(&id)?);
         }
         visits.sort_by_key(|v| (v.created_at_ms, v.id));
         let mut events = self.events()?;
