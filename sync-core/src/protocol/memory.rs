@@ -130,7 +130,7 @@ impl MemoryServer {
         let token = dev.token;
 
         let in_scope = |doc: &WorkOrderDoc| match sender.role {
-            Role::Engineer => doc.dispatch().ok().and_then(|d| d.assignee) == Some(sender.user),
+            Role::Engineer => server::in_engineer_scope(doc, sender.user),
             Role::Dispatcher | Role::Admin => true,
             _ => false,
         };

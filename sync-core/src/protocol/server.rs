@@ -150,6 +150,14 @@ fn flag_work_after_reassignment(
     Ok(())
 }
 
+/// The scope rule for an engineer's device: orders assigned to them that are not closed. (A
+/// cancelled or completed order stays until it is closed, so the engineer sees what happened.)
+/// The server's SQL scope query must say the same: `assignee_id = $user AND status <> 'closed'`.
+pub fn in_engineer_scope(doc: &WorkOrderDoc, engineer: crate::UserId) -> bool {
+    doc.dispatch().ok().and_then(|d| d.assignee) == Some(engineer)
+        && doc.status() != crate::Status::Closed
+}
+
 /// A document the server might send: its id, sequence, and whether the device has it already.
 #[derive(Clone, Debug)]
 pub struct PullCandidate {
