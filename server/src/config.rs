@@ -1,0 +1,200 @@
+//! Configuration: defaults, then a TOML file, then environment variables and flags.
+//!
+//! | setting | flag / env | file key | default |
+//! |---|---|---|---|
+//! | listen address | `--listen` / `LASTMILE_LISTEN` | `listen` | `127.0.0.1:8080` |
+//! | data directory | `--data-dir` / `LASTMILE_DATA_DIR` | `data_dir` | `./lastmile-data` |
+//! | database | `--database-url` / `DATABASE_URL` | `database_url` | `sqlite://<data_dir>/lastmile.db` |
+//! | log format | `--log-format` / `LASTMILE_LOG_FORMAT` | `log_format` | `pretty` |
+//!
+//! The file (`--config` / `LASTMILE_CONFIG`) may also set `session_ttl_minutes` (720),
+//! `max_body_bytes` (2 MiB), `login_max_failures` (5) and `login_window_secs` (60).
+
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = "./lastmile-data";
+
+/// How logs are written (to stderr).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line, for log collectors.
+    Json,
+    /// Human-readable lines.
+    #[default]
+    Pretty,
+}
+
+/// What the file may contain. Unknown keys are an error, so a typo does not go unnoticed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub log_format: Option<LogFormat>,
+    pub session_ttl_minutes: Option<u64>,
+    pub max_body_bytes: Option<usize>,
+    pub login_max_failures: Option<u32>,
+    pub login_window_secs: Option<u64>,
+}
+
+/// Values given on the command line or in the environment (clap reads both); they win over the
+/// file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub log_format: Option<LogFormat>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub log_format: LogFormat,
+    pub settings: Settings,
+}
+
+/// What the HTTP layer needs at run time.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub session_ttl: Duration,
+    pub max_body_bytes: usize,
+    pub login_max_failures: u32,
+    pub login_window: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            session_ttl: Duration::from_secs(12 * 3600),
+            max_body_bytes: 2 * 1024 * 1024,
+            login_max_failures: 5,
+            login_window: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Config {
+    /// Resolve: flags and environment over the file over the defaults.
+    pub fn load(overrides: Overrides) -> Result<Config> {
+        let file = match &overrides.config_file {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        Self::resolve(file, overrides)
+    }
+
+    fn resolve(file: FileConfig, o: Overrides) -> Result<Config> {
+        let listen = match o.listen.or(file.listen) {
+            Some(a) => a,
+            None => DEFAULT_LISTEN.parse().expect("valid default"),
+        };
+        let data_dir = o
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let database_url = o
+            .database_url
+            .or(file.database_url)
+            .unwrap_or_else(|| default_database_url(&data_dir));
+        crate::db::Backend::of_url(&database_url)?;
+        let defaults = Settings::default();
+        let settings = Settings {
+            session_ttl: file
+                .session_ttl_minutes
+                .map(|m| Duration::from_secs(m * 60))
+                .unwrap_or(defaults.session_ttl),
+            max_body_bytes: file.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+            login_max_failures: file
+                .login_max_failures
+                .unwrap_or(defaults.login_max_failures),
+            login_window: file
+                .login_window_secs
+                .map(Duration::from_secs)
+                .unwrap_or(defaults.login_window),
+        };
+        if settings.login_max_failures == 0 || settings.max_body_bytes == 0 {
+            return Err(Error::Config(
+                "login_max_failures and max_body_bytes must be positive".into(),
+            ));
+        }
+        Ok(Config {
+            listen,
+            data_dir,
+            database_url,
+            log_format: o.log_format.or(file.log_format).unwrap_or_default(),
+            settings,
+        })
+    }
+}
+
+/// `sqlite://<data_dir>/lastmile.db`.
+pub fn default_database_url(data_dir: &Path) -> String {
+    format!("sqlite://{}", data_dir.join("lastmile.db").display())
+}
+
+fn read_file(path: &Path) -> Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_put_the_sqlite_database_in_the_data_dir() {
+        let c = Config::resolve(FileConfig::default(), Overrides::default()).unwrap();
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.database_url, "sqlite://./lastmile-data/lastmile.db");
+        assert_eq!(c.log_format, LogFormat::Pretty);
+        assert_eq!(c.settings.login_max_failures, 5);
+    }
+
+    #[test]
+    fn flags_and_environment_win_over_the_file() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            listen = "0.0.0.0:9000"
+            data_dir = "/var/lib/lastmile"
+            log_format = "json"
+            session_ttl_minutes = 30
+            "#,
+        )
+        .unwrap();
+        let c = Config::resolve(
+            file,
+            Overrides {
+                listen: Some("127.0.0.1:0".parse().unwrap()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:0");
+        assert_eq!(c.database_url, "sqlite:///var/lib/lastmile/lastmile.db");
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.settings.session_ttl, Duration::from_secs(1800));
+    }
+
+    #[test]
+    fn unknown_file_keys_and_databases_are_refused() {
+        assert!(toml::from_str::<FileConfig>("lisen = \"x\"").is_err());
+        let file = FileConfig {
+            database_url: Some("mysql://x".into()),
+            ..FileConfig::default()
+        };
+        assert!(Config::resolve(file, Overrides::default()).is_err());
+    }
+}

@@ -1,0 +1,330 @@
+//! The sync endpoint's engine: sync-core's server half (`sync_core::protocol::server`) composed
+//! around the server database. The same steps run in `sync_core::protocol::memory::MemoryServer`,
+//! the reference the property tests exercise; this module only adds storage.
+//!
+//! One request is one database transaction, started with [`docstore::begin_write`] (which
+//! serialises writers and gives the transaction its change sequence): device state, merged
+//! documents, projections and the pending heads of the response commit together or not at all,
+//! so a request cut off at any byte, or a server killed at any instant, changes nothing twice.
+
+pub mod feed;
+
+use crate::docstore;
+use crate::error::{Error, Result};
+use crate::state::AppState;
+use sqlx::AnyConnection;
+use sync_core::protocol::server::{self as half, PullCandidate};
+use sync_core::protocol::wire::{self, AckError, DocAck, SyncResponse, from_wire};
+use sync_core::rules::authority::Sender;
+use sync_core::{DocId, OrgId, Role, UserId};
+
+/// Who is syncing.
+#[derive(Clone, Debug)]
+pub struct Device {
+    pub org: OrgId,
+    pub user: UserId,
+    pub device_id: String,
+}
+
+/// What a sync changed, for the live feed and the logs.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub response: Vec<u8>,
+    pub merged: usize,
+    pub sent: usize,
+    /// Engineers whose scope may have changed (assignees before and after each merge).
+    pub touched: Vec<UserId>,
+}
+
+/// Answer one sync request. Malformed or wrong-version requests are [`Error::Protocol`] and
+/// change nothing.
+#[tracing::instrument(skip_all, fields(device = %device.device_id, pushes, pulls))]
+pub async fn handle(state: &AppState, device: &Device, request: &[u8]) -> Result<Outcome> {
+    let limits = wire::Limits::default();
+    let req = wire::decode_request(request, &limits).map_err(|e| Error::Protocol(e.to_string()))?;
+    tracing::Span::current().record("pushes", req.pushes.len());
+    let sender = Sender {
+        user: device.user,
+        role: Role::Engineer,
+    };
+    let org = device.org;
+    let org_s = org.to_string();
+    let dev = device.device_id.as_str();
+
+    let mut tx = state.db.begin().await?;
+    let seq = docstore::begin_write(&mut tx).await?;
+    let now = crate::now_ms();
+
+    // The response token, and what the device says it applied.
+    let token: i64 = sqlx::query_scalar(
+        "INSERT INTO sync_devices (org_id, device_id, token, last_sync_at) VALUES ($1, $2, 1, $3) \
+         ON CONFLICT (org_id, device_id) DO UPDATE SET token = sync_devices.token + 1, \
+         last_sync_at = excluded.last_sync_at RETURNING token",
+    )
+    .bind(&org_s)
+    .bind(dev)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE sync_device_docs SET acked_heads = pending_heads, pending_heads = NULL, \
+         pending_token = NULL WHERE org_id = $1 AND device_id = $2 AND pending_token = $3",
+    )
+    .bind(&org_s)
+    .bind(dev)
+    .bind(req.applied as i64)
+    .execute(&mut *tx)
+    .await?;
+    // Any other pending heads belong to a response the device never applied.
+    sqlx::query(
+        "UPDATE sync_device_docs SET pending_heads = NULL, pending_token = NULL \
+         WHERE org_id = $1 AND device_id = $2 AND pending_token IS NOT NULL",
+    )
+    .bind(&org_s)
+    .bind(dev)
+    .execute(&mut *tx)
+    .await?;
+    for id in &req.evicted {
+        sqlx::query(
+            "DELETE FROM sync_device_docs WHERE org_id = $1 AND device_id = $2 AND doc_id = $3",
+        )
+        .bind(&org_s)
+        .bind(dev)
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    }
+
+    let mut out = Outcome::default();
+    let mut acks: Vec<DocAck> = Vec::with_capacity(req.pushes.len());
+    let mut pushed: Vec<DocId> = Vec::with_capacity(req.pushes.len());
+    for push in &req.pushes {
+        let stored = docstore::load(&mut tx, state.docs.actor(), org, push.id).await?;
+        let known = device_doc(&mut tx, &org_s, dev, push.id).await?.is_some();
+        let in_scope = stored
+            .as_ref()
+            .is_some_and(|d| half::in_engineer_scope(d, device.user));
+        if !half::may_push(stored.as_ref(), sender, org, in_scope, known) {
+            acks.push(refused(push.id, AckError::NotAllowed));
+            continue;
+        }
+        let before_assignee = stored.as_ref().and_then(|d| d.dispatch().ok()?.assignee);
+        let ctx = state
+            .docs
+            .edit_context(UserId(uuid::Uuid::nil()), Role::System);
+        let merged = half::merge_push(stored, push, sender, state.docs.actor(), &ctx);
+        let mut ack = merged.ack;
+        match (merged.doc, merged.changed, ack.error) {
+            (Some(mut doc), true, None) => {
+                docstore::save(&mut tx, org, &mut doc, seq).await?;
+                out.merged += 1;
+                out.touched.extend(before_assignee);
+                out.touched
+                    .extend(doc.dispatch().ok().and_then(|d| d.assignee));
+                set_device_doc(
+                    &mut tx,
+                    &org_s,
+                    dev,
+                    push.id,
+                    &from_wire(&push.heads),
+                    Some((&from_wire(&ack.heads), token)),
+                )
+                .await?;
+            }
+            (_, _, None) => {
+                set_device_doc(&mut tx, &org_s, dev, push.id, &from_wire(&push.heads), None)
+                    .await?;
+            }
+            (_, _, Some(_)) => {}
+        }
+        if ack.error.is_none() {
+            pushed.push(push.id);
+        }
+        ack.changes.shrink_to_fit();
+        acks.push(ack);
+    }
+
+    // Pulls: the device's scope, changed since its cursor or unknown to it.
+    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT d.id, d.seq, length(d.snapshot) + d.changes_bytes, \
+                CASE WHEN r.doc_id IS NULL THEN 0 ELSE 1 END \
+         FROM work_orders w \
+         JOIN documents d ON d.org_id = w.org_id AND d.id = w.id \
+         LEFT JOIN sync_device_docs r \
+                ON r.org_id = w.org_id AND r.device_id = $3 AND r.doc_id = w.id \
+         WHERE w.org_id = $1 AND w.assignee_id = $2 AND w.status <> 'closed' \
+           AND (d.seq > $4 OR r.doc_id IS NULL)",
+    )
+    .bind(&org_s)
+    .bind(device.user.to_string())
+    .bind(dev)
+    .bind(req.cursor as i64)
+    .fetch_all(&mut *tx)
+    .await?;
+    let candidates = rows
+        .into_iter()
+        .filter_map(|(id, seq, size, known)| {
+            Some(PullCandidate {
+                id: id.parse().ok()?,
+                seq: u64::try_from(seq).ok()?,
+                size: u64::try_from(size).unwrap_or(0),
+                known_to_device: known == 1,
+            })
+        })
+        .collect();
+    let plan = half::plan_pulls(
+        candidates,
+        req.cursor,
+        u64::try_from(seq).unwrap_or(0),
+        &pushed,
+        limits.page_bytes,
+        limits.max_docs,
+    );
+    let mut pulls = Vec::with_capacity(plan.send.len());
+    for id in &plan.send {
+        let Some(mut doc) = docstore::load(&mut tx, state.docs.actor(), org, *id).await? else {
+            continue;
+        };
+        let acked = device_doc(&mut tx, &org_s, dev, *id)
+            .await?
+            .unwrap_or_default();
+        let pull = half::pull_for(&mut doc, &acked).map_err(|e| Error::Invalid(e.to_string()))?;
+        set_device_doc(
+            &mut tx,
+            &org_s,
+            dev,
+            *id,
+            &acked,
+            Some((&from_wire(&pull.heads), token)),
+        )
+        .await?;
+        pulls.push(pull);
+    }
+    tracing::Span::current().record("pulls", pulls.len());
+    out.sent = pulls.len();
+
+    // Documents the device holds that left its scope.
+    let evict: Vec<String> = sqlx::query_scalar(
+        "SELECT r.doc_id FROM sync_device_docs r \
+         LEFT JOIN work_orders w ON w.org_id = r.org_id AND w.id = r.doc_id \
+         WHERE r.org_id = $1 AND r.device_id = $2 \
+           AND (w.id IS NULL OR w.assignee_id IS NULL OR w.assignee_id <> $3 \
+                OR w.status = 'closed')",
+    )
+    .bind(&org_s)
+    .bind(dev)
+    .bind(device.user.to_string())
+    .fetch_all(&mut *tx)
+    .await?;
+
+    let resp = SyncResponse {
+        cursor: plan.cursor,
+        token: token as u64,
+        more: plan.more,
+        acks,
+        pulls,
+        evict: evict.iter().filter_map(|s| s.parse().ok()).collect(),
+        remaining_docs: plan.remaining_docs,
+        remaining_bytes: plan.remaining_bytes,
+    };
+    out.response = wire::encode_response(&resp).map_err(|e| Error::Invalid(e.to_string()))?;
+    if out.merged > 0 {
+        feed::notify_in_tx(&mut tx, state.db.backend(), org, &out.touched).await?;
+    }
+    tx.commit().await?;
+    if out.merged > 0 {
+        state.docs.feed().notify_local(org, &out.touched);
+    }
+    Ok(out)
+}
+
+fn refused(id: DocId, error: AckError) -> DocAck {
+    DocAck {
+        id,
+        error: Some(error),
+        heads: Vec::new(),
+        changes: Vec::new(),
+        refusals: Vec::new(),
+        conflicts: Vec::new(),
+    }
+}
+
+/// The heads the server knows `device` has of `doc`, if it has the document at all.
+async fn device_doc(
+    conn: &mut AnyConnection,
+    org: &str,
+    device: &str,
+    doc: DocId,
+) -> Result<Option<Vec<automerge::ChangeHash>>> {
+    let heads: Option<String> = sqlx::query_scalar(
+        "SELECT acked_heads FROM sync_device_docs WHERE org_id = $1 AND device_id = $2 AND doc_id = $3",
+    )
+    .bind(org)
+    .bind(device)
+    .bind(doc.to_string())
+    .fetch_optional(conn)
+    .await?;
+    heads.map(|h| docstore::decode_heads(&h)).transpose()
+}
+
+async fn set_device_doc(
+    conn: &mut AnyConnection,
+    org: &str,
+    device: &str,
+    doc: DocId,
+    acked: &[automerge::ChangeHash],
+    pending: Option<(&[automerge::ChangeHash], i64)>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sync_device_docs (org_id, device_id, doc_id, acked_heads, pending_heads, \
+         pending_token) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (org_id, device_id, doc_id) DO UPDATE SET acked_heads = excluded.acked_heads, \
+         pending_heads = excluded.pending_heads, pending_token = excluded.pending_token",
+    )
+    .bind(org)
+    .bind(device)
+    .bind(doc.to_string())
+    .bind(docstore::encode_heads(acked))
+    .bind(pending.map(|(h, _)| docstore::encode_heads(h)))
+    .bind(pending.map(|(_, t)| t))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether anything in `device`'s scope changed after `cursor`, or a document it holds left its
+/// scope: what the long poll waits for.
+pub async fn scope_changed(state: &AppState, device: &Device, cursor: u64) -> Result<bool> {
+    let mut conn = state.db.pool().acquire().await?;
+    let org = device.org.to_string();
+    let user = device.user.to_string();
+    let changed: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM work_orders w \
+         LEFT JOIN sync_device_docs r \
+                ON r.org_id = w.org_id AND r.device_id = $3 AND r.doc_id = w.id \
+         WHERE w.org_id = $1 AND w.assignee_id = $2 AND w.status <> 'closed' \
+           AND (w.updated_seq > $4 OR r.doc_id IS NULL) LIMIT 1",
+    )
+    .bind(&org)
+    .bind(&user)
+    .bind(&device.device_id)
+    .bind(cursor as i64)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if changed.is_some() {
+        return Ok(true);
+    }
+    let left: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM sync_device_docs r \
+         LEFT JOIN work_orders w ON w.org_id = r.org_id AND w.id = r.doc_id \
+         WHERE r.org_id = $1 AND r.device_id = $2 \
+           AND (w.id IS NULL OR w.assignee_id IS NULL OR w.assignee_id <> $3 \
+                OR w.status = 'closed') LIMIT 1",
+    )
+    .bind(&org)
+    .bind(&device.device_id)
+    .bind(&user)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(left.is_some())
+}
