@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use sync_core::protocol::device::{self, Progress, SyncReport};
 use sync_core::protocol::memory::MemoryServer;
+use sync_core::protocol::reference::CatalogItem;
 use sync_core::protocol::{self, AckError, Limits};
 use sync_core::rules::authority::Sender;
 use sync_core::workorder::{NewConsumption, Priority};
@@ -566,4 +567,111 @@ fn the_device_clock_orders_its_events_after_everything_it_received_even_when_its
         .context(eng, Role::Engineer, 1_600_000_000_000)
         .unwrap();
     assert!(again.hlc > c.hlc);
+}
+
+fn item(
+    sku: &str,
+    name: &str,
+    serial_tracked: bool,
+) -> sync_core::protocol::reference::CatalogItem {
+    sync_core::protocol::reference::CatalogItem {
+        sku: sku.into(),
+        name: name.into(),
+        description: format!("{name} for chillers"),
+        unit: "pcs".into(),
+        unit_cost_minor: 12_500,
+        category: "HVAC".into(),
+        serial_tracked,
+        compatible_models: vec!["Chiller X200".into()],
+        deleted: false,
+    }
+}
+
+#[test]
+fn catalog_and_van_stock_arrive_with_sync_and_the_van_counts_offline_use() {
+    use sync_core::protocol::reference::VanStockLine;
+    let (mut server, _, eng, ids) = setup(1, 1);
+    server.put_catalog_item(item("CAP-35UF", "Start capacitor 35 µF", false));
+    server.put_catalog_item(item("COMP-X2", "Scroll compressor", true));
+    server.put_catalog_item(item("FAN-12", "Condenser fan motor", false));
+    server.set_van(
+        eng,
+        vec![
+            VanStockLine {
+                sku: "CAP-35UF".into(),
+                qty: 5,
+                serials: vec![],
+            },
+            VanStockLine {
+                sku: "COMP-X2".into(),
+                qty: 2,
+                serials: vec!["C-1".into(), "C-2".into()],
+            },
+        ],
+    );
+    let p = phone(eng, "phone-1");
+    sync(&mut server, &p);
+    // Offline: search the catalog, consume from the van.
+    let found = p.store.search_catalog("capaci", 10).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].sku, "CAP-35UF");
+    assert_eq!(
+        p.store.search_catalog("compressor", 10).unwrap()[0].sku,
+        "COMP-X2"
+    );
+    assert_eq!(p.store.search_catalog("", 0).unwrap().len(), 3);
+    edit_as(&p, &ids[0], 90_000, |d, c| {
+        let v = d.start_visit(c)?;
+        d.consume_part(
+            c,
+            &v,
+            &NewConsumption {
+                sku: "CAP-35UF".into(),
+                qty: 2,
+                serial: None,
+                replaced_serial: None,
+            },
+        )?;
+        d.consume_part(
+            c,
+            &v,
+            &NewConsumption {
+                sku: "COMP-X2".into(),
+                qty: 1,
+                serial: Some("C-1".into()),
+                replaced_serial: Some("OLD-9".into()),
+            },
+        )?;
+        Ok(())
+    });
+    let van = p.store.van_stock().unwrap();
+    let cap = van.iter().find(|s| s.sku == "CAP-35UF").unwrap();
+    assert_eq!((cap.server_qty, cap.pending_use, cap.available), (5, 2, 3));
+    let comp = van.iter().find(|s| s.sku == "COMP-X2").unwrap();
+    assert_eq!(comp.available, 1);
+    assert_eq!(comp.serials, vec!["C-2".to_string()]);
+    // After the sync the server's ledger has the use (here: set by hand) and nothing is pending.
+    server.set_van(
+        eng,
+        vec![VanStockLine {
+            sku: "CAP-35UF".into(),
+            qty: 3,
+            serials: vec![],
+        }],
+    );
+    sync(&mut server, &p);
+    let van = p.store.van_stock().unwrap();
+    assert_eq!(van.len(), 1);
+    assert_eq!(
+        (van[0].server_qty, van[0].pending_use, van[0].available),
+        (3, 0, 3)
+    );
+    // A withdrawn item disappears; an idle sync carries no reference data.
+    let mut gone = item("FAN-12", "Condenser fan motor", false);
+    gone.deleted = true;
+    server.put_catalog_item(gone);
+    sync(&mut server, &p);
+    assert_eq!(p.store.search_catalog("", 0).unwrap().len(), 2);
+    let idle = sync(&mut server, &p);
+    assert!(idle.bytes_up + idle.bytes_down < 200, "{idle:?}");
 }

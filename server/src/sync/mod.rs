@@ -226,6 +226,7 @@ pub async fn handle(state: &AppState, device: &Device, request: &[u8]) -> Result
         evict: evict.iter().filter_map(|s| s.parse().ok()).collect(),
         remaining_docs: plan.remaining_docs,
         remaining_bytes: plan.remaining_bytes,
+        reference: None,
     };
     out.response = wire::encode_response(&resp).map_err(|e| Error::Invalid(e.to_string()))?;
     if out.merged > 0 {

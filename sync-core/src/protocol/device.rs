@@ -51,6 +51,7 @@ pub fn build_request(store: &Store, limits: &Limits) -> Result<SyncRequest> {
             applied: read_u64(tx.meta(META_APPLIED)?),
             pushes: Vec::new(),
             evicted: read_ids(tx.meta(META_EVICTED)?),
+            reference_version: tx.reference_version()?,
         };
         let mut bytes = 0usize;
         for id in tx.pending()? {
@@ -179,6 +180,9 @@ pub fn apply_response(
             if !evicted.contains(id) {
                 evicted.push(*id);
             }
+        }
+        if let Some(reference) = &resp.reference {
+            tx.apply_reference(reference)?;
         }
         tx.set_meta(META_EVICTED, &write_ids(&evicted))?;
         tx.set_cursor(resp.cursor)?;

@@ -1,6 +1,7 @@
 //! An in-memory server built from the server half's steps: the reference the real server is
 //! tested against, and the peer of property tests, benchmarks and the demo.
 
+use super::reference::{CatalogItem, ReferenceDelta, VanStockLine};
 use super::server::{self, PullCandidate};
 use super::wire::{self, DocAck, Limits, SyncResponse, from_wire};
 use crate::rules::authority::Sender;
@@ -34,6 +35,9 @@ pub struct MemoryServer {
     clock: Hlc,
     now_ms: i64,
     pub limits: Limits,
+    /// Reference data: catalog items and vans, each with the sequence of its last change.
+    catalog: std::collections::BTreeMap<String, (CatalogItem, u64)>,
+    vans: HashMap<UserId, (Vec<VanStockLine>, u64)>,
 }
 
 impl MemoryServer {
@@ -48,7 +52,43 @@ impl MemoryServer {
             clock: Hlc::ZERO,
             now_ms: 1_800_000_000_000,
             limits: Limits::default(),
+            catalog: Default::default(),
+            vans: HashMap::new(),
         }
+    }
+
+    /// Add, change or withdraw (`deleted`) a catalog item.
+    pub fn put_catalog_item(&mut self, item: CatalogItem) {
+        self.seq += 1;
+        self.catalog.insert(item.sku.clone(), (item, self.seq));
+    }
+
+    /// Set an engineer's van stock (what the ledger would say).
+    pub fn set_van(&mut self, engineer: UserId, lines: Vec<VanStockLine>) {
+        self.seq += 1;
+        self.vans.insert(engineer, (lines, self.seq));
+    }
+
+    /// The reference delta for `engineer` since `since`: the contract the real server's
+    /// inventory module implements too.
+    fn reference_for(&self, engineer: UserId, since: u64) -> Option<ReferenceDelta> {
+        let catalog: Vec<CatalogItem> = self
+            .catalog
+            .values()
+            .filter(|(_, seq)| *seq > since)
+            .map(|(i, _)| i.clone())
+            .collect();
+        let van = self
+            .vans
+            .get(&engineer)
+            .filter(|(_, seq)| *seq > since)
+            .map(|(l, _)| l.clone());
+        (!catalog.is_empty() || van.is_some()).then_some(ReferenceDelta {
+            version: self.seq,
+            full: since == 0,
+            catalog,
+            van,
+        })
     }
 
     fn ctx(&mut self, user: UserId, role: Role) -> EditContext {
@@ -237,6 +277,10 @@ impl MemoryServer {
             evict,
             remaining_docs: plan.remaining_docs,
             remaining_bytes: plan.remaining_bytes,
+            reference: match sender.role {
+                Role::Engineer => self.reference_for(sender.user, req.reference_version),
+                _ => None,
+            },
         };
         wire::encode_response(&resp)
     }

@@ -10,6 +10,7 @@
 #[cfg(feature = "store")]
 pub mod device;
 pub mod memory;
+pub mod reference;
 pub mod server;
 pub mod wire;
 

@@ -71,6 +71,8 @@ pub struct SyncRequest {
     pub pushes: Vec<DocPush>,
     /// Documents the device evicted after the server asked it to.
     pub evicted: Vec<DocId>,
+    /// The version of the reference data (catalog, van stock) the device holds (0: none).
+    pub reference_version: u64,
 }
 
 /// One changed document: the device's heads and the changes the server has not acknowledged.
@@ -104,6 +106,8 @@ pub struct SyncResponse {
     /// What is left after this page (for progress bars).
     pub remaining_docs: u64,
     pub remaining_bytes: u64,
+    /// Reference data changed since the device's version, if any.
+    pub reference: Option<super::reference::ReferenceDelta>,
 }
 
 /// The server's answer for one pushed document.

@@ -12,10 +12,12 @@
 //! See `docs/device-store.md` for tables, indexes, the compaction rule and the migration policy.
 
 mod query;
+mod reference;
 mod schema;
 mod tx;
 
 pub use query::{ListQuery, Sort};
+pub use reference::VanStock;
 pub use tx::StoreTx;
 
 use crate::workorder::OrderSummary;

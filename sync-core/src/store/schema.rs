@@ -11,7 +11,7 @@ use crate::{Error, Result};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 /// The schema version this build writes.
-pub(crate) const VERSION: u32 = 2;
+pub(crate) const VERSION: u32 = 3;
 
 // The search index and its triggers appear both in the current schema and in the step to
 // version 2; macros (not consts) so that `concat!` can splice them into both.
@@ -59,6 +59,48 @@ ON orders BEGIN
     VALUES (new.doc, new.number, new.customer_name, new.site_address, new.asset_serial,
             new.asset_model, new.problem);
 END;
+"#
+    };
+}
+
+// Reference data from the server (version 3): the parts catalog, searchable offline, and the
+// van's stock as the server's ledger has it.
+macro_rules! reference_tables {
+    () => {
+        r#"
+CREATE TABLE catalog (
+    item           INTEGER PRIMARY KEY,
+    sku            TEXT NOT NULL UNIQUE,
+    name           TEXT NOT NULL,
+    description    TEXT NOT NULL,
+    category       TEXT NOT NULL,
+    serial_tracked INTEGER NOT NULL CHECK (serial_tracked IN (0, 1)),
+    body           TEXT NOT NULL            -- CatalogItem as JSON
+) STRICT;
+CREATE VIRTUAL TABLE catalog_fts USING fts5 (
+    sku, name, description, category,
+    content = 'catalog', content_rowid = 'item',
+    tokenize = 'trigram remove_diacritics 1'
+);
+CREATE TRIGGER catalog_fts_insert AFTER INSERT ON catalog BEGIN
+    INSERT INTO catalog_fts (rowid, sku, name, description, category)
+    VALUES (new.item, new.sku, new.name, new.description, new.category);
+END;
+CREATE TRIGGER catalog_fts_delete AFTER DELETE ON catalog BEGIN
+    INSERT INTO catalog_fts (catalog_fts, rowid, sku, name, description, category)
+    VALUES ('delete', old.item, old.sku, old.name, old.description, old.category);
+END;
+CREATE TRIGGER catalog_fts_update AFTER UPDATE ON catalog BEGIN
+    INSERT INTO catalog_fts (catalog_fts, rowid, sku, name, description, category)
+    VALUES ('delete', old.item, old.sku, old.name, old.description, old.category);
+    INSERT INTO catalog_fts (rowid, sku, name, description, category)
+    VALUES (new.item, new.sku, new.name, new.description, new.category);
+END;
+CREATE TABLE van_stock (
+    sku     TEXT PRIMARY KEY NOT NULL,
+    qty     INTEGER NOT NULL,
+    serials TEXT NOT NULL                   -- JSON array of serial numbers
+) STRICT, WITHOUT ROWID;
 "#
     };
 }
@@ -136,7 +178,11 @@ CREATE INDEX peer_state_by_doc ON peer_state (doc);
 "#,
     fts_table!(),
     fts_triggers!(),
+    reference_tables!(),
 );
+
+/// Version 2 -> 3: reference data tables (empty until the next sync fills them).
+const V2_TO_V3: &str = reference_tables!();
 
 /// Version 1 -> 2: add the search index and fill it from the rows already in `orders`.
 const V1_TO_V2: &str = concat!(
@@ -153,6 +199,7 @@ pub(crate) const V1: &str = include_str!("schema_v1.sql");
 fn upgrade_from(tx: &Transaction<'_>, version: u32) -> Result<()> {
     match version {
         1 => tx.execute_batch(V1_TO_V2)?,
+        2 => tx.execute_batch(V2_TO_V3)?,
         other => {
             return Err(Error::NotAllowed(format!(
                 "no upgrade step from device store schema version {other}"

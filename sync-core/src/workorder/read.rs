@@ -68,6 +68,33 @@ impl WorkOrderDoc {
         })
     }
 
+    /// Consumption lines (of every visit) that are not in the document as of `heads`: what a
+    /// device recorded and the server has not acknowledged yet. Empty `heads`: every line.
+    pub fn consumption_since(
+        &mut self,
+        heads: &[automerge::ChangeHash],
+    ) -> Result<Vec<ConsumptionLine>> {
+        let all: Vec<ConsumptionLine> = self
+            .visit_ids()
+            .iter()
+            .filter_map(|v| self.read_visit(v).ok())
+            .flat_map(|v| v.parts)
+            .collect();
+        if heads.is_empty() {
+            return Ok(all);
+        }
+        let mut then = self.clone();
+        then.am().isolate(heads);
+        let known: std::collections::HashSet<LineId> = then
+            .visit_ids()
+            .iter()
+            .filter_map(|v| then.read_visit(v).ok())
+            .flat_map(|v| v.parts)
+            .map(|l| l.id)
+            .collect();
+        Ok(all.into_iter().filter(|l| !known.contains(&l.id)).collect())
+    }
+
     /// Ids of all visits.
     pub fn visit_ids(&self) -> Vec<VisitId> {
         let Ok(visits) = self.obj(ROOT, p::VISITS) else {
