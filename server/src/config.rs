@@ -42,6 +42,7 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     pub login_max_failures: Option<u32>,
     pub login_window_secs: Option<u64>,
+    pub utc_offset_minutes: Option<i32>,
 }
 
 /// Values given on the command line or in the environment (clap reads both); they win over the
@@ -72,6 +73,9 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub login_max_failures: u32,
     pub login_window: Duration,
+    /// The organisation's offset from UTC in minutes (+480 for China): how working hours are
+    /// read by dispatch suggestions.
+    pub utc_offset_minutes: i32,
 }
 
 impl Default for Settings {
@@ -81,6 +85,7 @@ impl Default for Settings {
             max_body_bytes: 2 * 1024 * 1024,
             login_max_failures: 5,
             login_window: Duration::from_secs(60),
+            utc_offset_minutes: 0,
         }
     }
 }
@@ -123,7 +128,15 @@ impl Config {
                 .login_window_secs
                 .map(Duration::from_secs)
                 .unwrap_or(defaults.login_window),
+            utc_offset_minutes: file
+                .utc_offset_minutes
+                .unwrap_or(defaults.utc_offset_minutes),
         };
+        if !(-14 * 60..=14 * 60).contains(&settings.utc_offset_minutes) {
+            return Err(Error::Config(
+                "utc_offset_minutes must be within -840..=840".into(),
+            ));
+        }
         if settings.login_max_failures == 0 || settings.max_body_bytes == 0 {
             return Err(Error::Config(
                 "login_max_failures and max_body_bytes must be positive".into(),

@@ -96,6 +96,13 @@ const TABLE: &[Row] = &[
     row("PATCH", "/api/v1/engineers/{eng}", Some(r#"{"skills":["hvac"]}"#), [200, 200, 403, 403, 403, 403, 404, 401, 401, 403]),
     row("GET", "/api/v1/customers", None,                                   [200, 200, 403, 403, 403, 403, 200, 401, 401, 403]),
     row("POST", "/api/v1/customers", Some(r#"{"name":"New Co"}"#),          [201, 201, 403, 403, 403, 403, 201, 401, 401, 403]),
+    row("PATCH", "/api/v1/work-orders/{wo}", Some(r#"{"problem":"Leak at the valve"}"#),
+                                                                            [200, 200, 403, 403, 403, 403, 404, 401, 401, 403]),
+    row("POST", "/api/v1/work-orders/{wo}/flags/{flag}/resolve", None,      [404, 404, 403, 403, 403, 403, 404, 401, 401, 403]),
+    row("POST", "/api/v1/me/location", Some(r#"{"lat":31.2,"lon":121.4,"at_ms":1900000000000}"#),
+                                                                            [403, 403, 403, 204, 204, 403, 403, 401, 401, 204]),
+    row("GET", "/api/v1/work-orders/{wo}/suggestions", None,                [200, 200, 403, 403, 403, 403, 404, 401, 401, 403]),
+    row("POST", "/api/v1/work-orders/{wo}/auto-assign", None,               [409, 409, 403, 403, 403, 403, 404, 401, 401, 403]),
     row("GET", "/api/v1/work-orders/{wo}/document", None,                   [200, 200, 403, 200, 404, 200, 404, 401, 401, 200]),
     // Only a registered phone syncs; a session token is not enough. A JSON body is no sync
     // message: the device gets as far as the protocol's 400.
@@ -131,6 +138,7 @@ fn fill(s: &str, f: &Fixture) -> String {
     s.replace("{wo}", &f.work_order)
         .replace("{eng}", &f.engineer.id.to_string())
         .replace("{dev}", &f.device_id)
+        .replace("{flag}", "no-such-flag")
 }
 
 async fn every_route_answers_every_caller_as_the_table_says(db: TestDb) {

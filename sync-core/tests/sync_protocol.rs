@@ -569,12 +569,8 @@ fn the_device_clock_orders_its_events_after_everything_it_received_even_when_its
     assert!(again.hlc > c.hlc);
 }
 
-fn item(
-    sku: &str,
-    name: &str,
-    serial_tracked: bool,
-) -> sync_core::protocol::reference::CatalogItem {
-    sync_core::protocol::reference::CatalogItem {
+fn item(sku: &str, name: &str, serial_tracked: bool) -> CatalogItem {
+    CatalogItem {
         sku: sku.into(),
         name: name.into(),
         description: format!("{name} for chillers"),

@@ -152,6 +152,29 @@ pub async fn put_engineer_profile(
     Ok(())
 }
 
+/// Record where an engineer's phone last was (reported while online). Only moves forward in
+/// time: a delayed report never overwrites a newer position.
+pub async fn report_location(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    user: UserId,
+    at: LastLocation,
+) -> Result<()> {
+    check_coordinates(at.lat, at.lon)?;
+    sqlx::query(
+        "UPDATE engineer_profiles SET last_lat = $3, last_lon = $4, last_seen_at = $5          WHERE org_id = $1 AND user_id = $2            AND (last_seen_at IS NULL OR last_seen_at < $5)",
+    )
+    .persistent(false) // optional floats: see put_engineer_profile
+    .bind(org.to_string())
+    .bind(user.to_string())
+    .bind(at.lat)
+    .bind(at.lon)
+    .bind(at.at_ms)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Engineers of `org` (all, or one), by name.
 pub async fn list_engineers(db: &Db, org: OrgId, only: Option<UserId>) -> Result<Vec<Engineer>> {
     let only = only.map(|u| u.to_string()).unwrap_or_default();

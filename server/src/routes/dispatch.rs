@@ -21,8 +21,9 @@ use utoipa_axum::routes;
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_work_order, list_work_orders))
-        .routes(routes!(get_work_order))
+        .routes(routes!(get_work_order, update_work_order))
         .routes(routes!(get_work_order_document))
+        .routes(routes!(resolve_flag))
         .routes(routes!(assign))
         .routes(routes!(schedule))
         .routes(routes!(set_status))
@@ -560,6 +561,95 @@ async fn set_priority(
     let priority = parse_priority(&req.priority)?;
     edit(&state, &caller, &id, |doc, ctx| {
         doc.set_priority(ctx, priority)
+    })
+    .await
+}
+
+/// Header fields to change; absent fields stay as they are. `sla_due_ms: null` clears the SLA.
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateWorkOrder {
+    pub site: Option<SiteIn>,
+    pub asset: Option<AssetIn>,
+    pub problem: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub sla_due_ms: Option<Option<i64>>,
+}
+
+/// `Some(None)` for an explicit null, `None` for an absent field.
+fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    Option::<i64>::deserialize(d).map(Some)
+}
+
+/// Edit the order's header (admin, dispatcher): site, asset, problem, SLA. The edit is merged
+/// with what engineers do offline like any other change; concurrent edits of the same field are
+/// resolved by the conflict rules and flagged.
+#[utoipa::path(patch, path = "/api/v1/work-orders/{id}", tag = "dispatch",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "work order id")),
+    request_body = UpdateWorkOrder,
+    responses((status = 200, body = WorkOrder), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_work_order(
+    State(state): State<AppState>,
+    Office(caller): Office,
+    Path(id): Path<String>,
+    Json(req): Json<UpdateWorkOrder>,
+) -> Result<Json<WorkOrder>, AppError> {
+    if let Some(p) = &req.problem
+        && p.trim().is_empty()
+    {
+        return Err(AppError::Invalid(
+            "the problem description cannot be empty".into(),
+        ));
+    }
+    edit(&state, &caller, &id, |doc, ctx| {
+        if let Some(site) = &req.site {
+            doc.set_site(
+                ctx,
+                &Site {
+                    address: site.address.clone(),
+                    lat: site.lat,
+                    lon: site.lon,
+                },
+            )?;
+        }
+        if let Some(asset) = &req.asset {
+            doc.set_asset(
+                ctx,
+                &Asset {
+                    id: asset.id.clone(),
+                    model: asset.model.clone(),
+                    serial: asset.serial.clone(),
+                },
+            )?;
+        }
+        if let Some(problem) = &req.problem {
+            doc.set_problem(ctx, problem)?;
+        }
+        if let Some(due) = req.sla_due_ms {
+            doc.set_sla_due(ctx, due)?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Mark a flag (a resolved conflict, a refused change, work after re-assignment) as dealt with
+/// (admin, dispatcher).
+#[utoipa::path(post, path = "/api/v1/work-orders/{id}/flags/{flag}/resolve", tag = "dispatch",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "work order id"),
+           ("flag" = String, Path, description = "flag id")),
+    responses((status = 200, body = WorkOrder), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn resolve_flag(
+    State(state): State<AppState>,
+    Office(caller): Office,
+    Path((id, flag)): Path<(String, String)>,
+) -> Result<Json<WorkOrder>, AppError> {
+    edit(&state, &caller, &id, |doc, ctx| {
+        doc.resolve_flag(ctx, &flag)
     })
     .await
 }

@@ -21,6 +21,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_engineers, create_engineer))
         .routes(routes!(get_engineer, update_engineer))
+        .routes(routes!(report_location))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -162,4 +163,23 @@ async fn update_engineer(
     accounts::put_engineer_profile(&mut tx, caller.org, id, &profile).await?;
     tx.commit().await?;
     Ok(Json(one(&state, caller.org, id).await?))
+}
+
+/// Where the calling engineer's phone is now (engineer, session or device token): what dispatch
+/// suggestions use as the engineer's position. A report older than the last one is ignored.
+#[utoipa::path(post, path = "/api/v1/me/location", tag = "engineers",
+    security(("bearer" = [])),
+    request_body = LastLocation,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn report_location(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(at): Json<LastLocation>,
+) -> Result<StatusCode, AppError> {
+    if caller.role != Role::Engineer {
+        return Err(AppError::Forbidden);
+    }
+    let mut conn = state.db.pool().acquire().await?;
+    accounts::report_location(&mut conn, caller.org, caller.user, at).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

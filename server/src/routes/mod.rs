@@ -9,6 +9,7 @@ mod auth;
 mod customers;
 mod dispatch;
 mod engineers;
+mod suggestions;
 mod sync;
 mod system;
 
@@ -37,6 +38,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(engineers::router())
         .merge(customers::router())
         .merge(sync::router())
+        .merge(suggestions::router())
 }
 
 fn base_document() -> OpenApi {

@@ -8,3 +8,4 @@ mod common;
 mod api;
 mod auth;
 mod store;
+mod suggestions;
