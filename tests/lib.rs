@@ -176,6 +176,7 @@ impl Drop for Server {
 }
 
 fn client() -> reqwest::blocking::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()

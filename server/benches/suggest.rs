@@ -276,6 +276,9 @@ fn job(rng: &mut Rng) -> Job {
     }
 }
 
+/// Picks the jobs of one row of the table.
+type JobFilter<'a> = dyn Fn(&Job) -> bool + 'a;
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
     sorted[i]
@@ -285,7 +288,16 @@ fn micros(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
+/// The machine's load when the run started (Linux): CPU figures move with it.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".into())
+}
+
 fn main() {
+    let load = load_average();
     let full = std::env::args().any(|a| a == "--bench");
     let size = if full { FULL } else { SMOKE };
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
@@ -336,7 +348,8 @@ fn main() {
 
     println!(
         "{} engineers, {} jobs x {} rounds, top {LIMIT}; index built in {:.1} ms; \
-         {:.1} suggestions per job on average; every answer equal to the linear scan's.\n",
+         {:.1} suggestions per job on average; every answer equal to the linear scan's; \
+         load average at start {load}.\n",
         size.engineers,
         size.jobs,
         size.rounds,
@@ -349,7 +362,7 @@ fn main() {
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     let common = |s: &String| SKILLS[..6].iter().any(|(k, _)| k == s);
-    let groups: [(&str, &dyn Fn(&Job) -> bool); 6] = [
+    let groups: [(&str, &JobFilter<'_>); 6] = [
         ("all", &|_| true),
         ("no skill", &|j| j.required_skills.is_empty()),
         ("common skills only", &|j| {

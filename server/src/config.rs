@@ -76,6 +76,10 @@ pub struct Settings {
     /// The organisation's offset from UTC in minutes (+480 for China): how working hours are
     /// read by dispatch suggestions.
     pub utc_offset_minutes: i32,
+    /// The data directory: blobs (photos, signatures) live in `<data_dir>/blobs`. The default,
+    /// used by tests that build `Settings::default()`, is a folder under the system's temporary
+    /// directory; `Config` always sets the configured one.
+    pub data_dir: PathBuf,
 }
 
 impl Default for Settings {
@@ -86,6 +90,7 @@ impl Default for Settings {
             login_max_failures: 5,
             login_window: Duration::from_secs(60),
             utc_offset_minutes: 0,
+            data_dir: std::env::temp_dir().join("lastmile-test-data"),
         }
     }
 }
@@ -131,6 +136,7 @@ impl Config {
             utc_offset_minutes: file
                 .utc_offset_minutes
                 .unwrap_or(defaults.utc_offset_minutes),
+            data_dir: data_dir.clone(),
         };
         if !(-14 * 60..=14 * 60).contains(&settings.utc_offset_minutes) {
             return Err(Error::Config(

@@ -55,8 +55,12 @@ macro_rules! migrations {
 /// A new migration is one more line in each list (and one file in each folder).
 fn migrations(backend: Backend) -> Vec<Migration> {
     match backend {
-        Backend::Sqlite => migrations!("sqlite": (1, "0001_init"), (2, "0002_sync")),
-        Backend::Postgres => migrations!("postgres": (1, "0001_init"), (2, "0002_sync")),
+        Backend::Sqlite => {
+            migrations!("sqlite": (1, "0001_init"), (2, "0002_sync"), (3, "0003_inventory"), (4, "0004_blobs"), (5, "0005_territories"))
+        }
+        Backend::Postgres => {
+            migrations!("postgres": (1, "0001_init"), (2, "0002_sync"), (3, "0003_inventory"), (4, "0004_blobs"), (5, "0005_territories"))
+        }
     }
 }
 

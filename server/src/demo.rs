@@ -1,7 +1,10 @@
 //! `lastmile demo`: a demo organisation in Shanghai, seeded once into the data directory's
 //! database. 1 admin, 3 dispatchers, 2 warehouse staff, 20 engineers with skills and home
 //! bases, 200 customers with sites, and 500 work orders in every status, each created and moved
-//! through its lifecycle by sync-core's `WorkOrderDoc`, like real orders.
+//! through its lifecycle by sync-core's `WorkOrderDoc`, like real orders. Spare parts
+//! (`crate::inventory::demo`): a catalog of about 300 HVAC and chiller parts, a central
+//! warehouse, a depot, quarantine and a stocked van per engineer; finished orders carry the
+//! parts their engineer used, posted to the ledger, and orders that need parts a request.
 //!
 //! Speed: everything is one transaction (one change sequence number), and the shared demo
 //! password is hashed once with the normal argon2id parameters and that hash reused for every
@@ -282,9 +285,21 @@ pub async fn seed(state: &AppState) -> Result<Summary> {
     .execute(&mut *tx)
     .await?;
 
+    // Territories: the river splits the city. The first dispatcher sees everything; the other
+    // two each dispatch one side (see docs/dispatch.md).
+    let split = 121.492;
+    for (name, lon0, lon1) in [("浦西 Puxi", 120.85, split), ("浦东 Pudong", split, 122.0)] {
+        let area = serde_json::json!({"type": "Polygon", "coordinates": [[
+            [lon0, 30.68], [lon1, 30.68], [lon1, 31.88], [lon0, 31.88], [lon0, 30.68]
+        ]]});
+        crate::territories::create(&mut tx, org, name, "prefer", &area).await?;
+    }
+    let mut dispatchers_seen = 0usize;
+
     // People.
     let mut office_users = Vec::new();
     let mut engineers = Vec::new();
+    let mut warehouse = None;
     for account in accounts() {
         let user = accounts::create_user(
             &mut tx,
@@ -295,10 +310,14 @@ pub async fn seed(state: &AppState) -> Result<Summary> {
                 role: account.role,
                 password_hash: hash.clone(),
                 customer_id: None,
-                team: (account.role == Role::Dispatcher).then(|| "Shanghai field service".into()),
-                territory: (account.role == Role::Dispatcher).then(|| {
-                    ["浦西 Puxi", "浦东 Pudong", "郊区 Suburbs"][office_users.len() % 3].into()
-                }),
+                team: None,
+                territory: if account.role == Role::Dispatcher {
+                    dispatchers_seen += 1;
+                    [None, Some("浦西 Puxi"), Some("浦东 Pudong")][(dispatchers_seen - 1) % 3]
+                        .map(str::to_owned)
+                } else {
+                    None
+                },
             },
         )
         .await?;
@@ -329,6 +348,9 @@ pub async fn seed(state: &AppState) -> Result<Summary> {
                 engineers.push(user);
             }
             Role::Admin | Role::Dispatcher => office_users.push((user, account.role)),
+            Role::Warehouse => {
+                warehouse.get_or_insert(user);
+            }
             _ => {}
         }
     }
@@ -367,6 +389,16 @@ pub async fn seed(state: &AppState) -> Result<Summary> {
             customers.push(accounts::create_customer(&mut tx, org, &customer).await?);
         }
     }
+
+    // Spare parts: catalog, warehouse, depot, quarantine, a stocked van per engineer.
+    let mut stock = crate::inventory::demo::seed(
+        &mut tx,
+        org,
+        seq,
+        warehouse.unwrap_or(office_users[0].0),
+        &engineers,
+    )
+    .await?;
 
     // Work orders, walked through the status machine by the roles that may do each step.
     const PRIORITIES: [Priority; 4] = [
@@ -409,6 +441,7 @@ pub async fn seed(state: &AppState) -> Result<Summary> {
         };
         let mut doc = WorkOrderDoc::create(state.docs.actor(), &new, &office)?;
         let target = &Status::KNOWN[i % Status::KNOWN.len()];
+        let mut parts_used = false;
         if *target != Status::New {
             let engineer: UserId = engineers[rng.below(engineers.len())];
             let field = state.docs.edit_context(engineer, Role::Engineer);
@@ -420,8 +453,13 @@ pub async fn seed(state: &AppState) -> Result<Summary> {
                 &field,
                 now + (i as i64 % 14 - 3) * day,
             )?;
+            parts_used = stock.field_work(&mut doc, target, engineer, &field, i)?;
         }
         docstore::save(&mut tx, org, &mut doc, seq).await?;
+        if parts_used {
+            // As if the engineer's phone had synced it: posted to the ledger from their van.
+            crate::inventory::post_consumption(&mut tx, org, &doc, seq).await?;
+        }
     }
     tx.commit().await?;
     tracing::info!(

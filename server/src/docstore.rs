@@ -331,13 +331,15 @@ pub async fn save(
 async fn project(tx: &mut AnyConnection, org: OrgId, doc: &WorkOrderDoc, seq: i64) -> Result<()> {
     let s = doc.summary()?;
     let header = doc.header()?;
+    let areas = crate::territories::areas(tx, org).await?;
+    let territory = crate::territories::containing(&areas, s.lat, s.lon);
     sqlx::query(
         "INSERT INTO work_orders (org_id, id, number, status, priority, priority_rank, \
          assignee_id, window_start, window_end, sla_due, customer_id, customer_name, \
          site_address, site_lat, site_lon, asset_serial, problem, open_flags, created_at, \
-         updated_seq) \
+         updated_seq, territory_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19, $20) \
+         $18, $19, $20, $21) \
          ON CONFLICT (org_id, id) DO UPDATE SET number = excluded.number, \
          status = excluded.status, priority = excluded.priority, \
          priority_rank = excluded.priority_rank, assignee_id = excluded.assignee_id, \
@@ -346,7 +348,8 @@ async fn project(tx: &mut AnyConnection, org: OrgId, doc: &WorkOrderDoc, seq: i6
          customer_name = excluded.customer_name, site_address = excluded.site_address, \
          site_lat = excluded.site_lat, site_lon = excluded.site_lon, \
          asset_serial = excluded.asset_serial, problem = excluded.problem, \
-         open_flags = excluded.open_flags, updated_seq = excluded.updated_seq",
+         open_flags = excluded.open_flags, updated_seq = excluded.updated_seq, \
+         territory_id = excluded.territory_id",
     )
     .bind(org.to_string())
     .bind(s.id.to_string())
@@ -368,6 +371,7 @@ async fn project(tx: &mut AnyConnection, org: OrgId, doc: &WorkOrderDoc, seq: i6
     .bind(i64::from(s.open_flags))
     .bind(header.created_at_ms)
     .bind(seq)
+    .bind(territory)
     .execute(&mut *tx)
     .await?;
     Ok(())

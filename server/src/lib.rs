@@ -3,16 +3,19 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod blobs;
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod docstore;
 pub mod error;
+pub mod inventory;
 pub mod routes;
 pub mod state;
 pub mod suggest;
 pub mod sync;
 pub mod telemetry;
+pub mod territories;
 
 pub use config::Config;
 pub use db::Db;

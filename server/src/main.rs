@@ -48,6 +48,20 @@ enum Command {
     /// Administration.
     #[command(subcommand)]
     Admin(Admin),
+    /// Spare parts maintenance.
+    #[command(subcommand)]
+    Inventory(Inventory),
+}
+
+#[derive(Subcommand)]
+enum Inventory {
+    /// Recompute every stock balance and serial number from the ledger and compare; exits
+    /// non-zero if anything drifted.
+    Check {
+        /// Only this organisation (id or name) [default: every organisation].
+        #[arg(long)]
+        org: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -155,6 +169,11 @@ async fn main() -> anyhow::Result<()> {
             run(&config, state).await?;
         }
         Command::Admin(admin) => admin_command(&db, admin).await?,
+        Command::Inventory(Inventory::Check { org }) => {
+            let result = inventory_check(&db, org).await;
+            db.close().await;
+            return result;
+        }
     }
     db.close().await;
     Ok(())
@@ -240,6 +259,31 @@ async fn admin_command(db: &Db, admin: Admin) -> anyhow::Result<()> {
             println!("device {device_id} revoked");
         }
     }
+    Ok(())
+}
+
+/// `lastmile inventory check`: print what was checked and every drift; fail if there is one.
+async fn inventory_check(db: &Db, org: Option<String>) -> anyhow::Result<()> {
+    let org = match org {
+        Some(o) => Some(accounts::resolve_org(db, &o).await?),
+        None => None,
+    };
+    let mut conn = db.pool().acquire().await?;
+    let report = lastmile_server::inventory::check::run(&mut conn, org).await?;
+    println!(
+        "checked {} movements, {} balances, {} serial numbers",
+        report.movements, report.balances, report.serials
+    );
+    for drift in &report.drifts {
+        println!("drift: {drift}");
+    }
+    if !report.is_clean() {
+        bail!(
+            "{} drift(s) between the ledger and the balances",
+            report.drifts.len()
+        );
+    }
+    println!("no drift: every balance equals the ledger");
     Ok(())
 }
 

@@ -19,6 +19,8 @@ pub struct AppState {
     pub login_limiter: Arc<LoginLimiter>,
     /// Verified against when a login names an unknown account (uniform timing).
     pub dummy_hash: Arc<str>,
+    /// Photos and signatures (`<data_dir>/blobs` by default).
+    pub blobs: Arc<crate::blobs::Blobs>,
     /// Bounds concurrent argon2 work (19 MiB and a core each): a burst of logins queues here
     /// instead of filling the blocking thread pool and the memory.
     password_permits: Arc<Semaphore>,
@@ -31,9 +33,11 @@ impl AppState {
         let dummy_hash = tokio::task::spawn_blocking(password::dummy_hash)
             .await
             .map_err(|e| Error::Password(e.to_string()))?;
+        let blobs = Arc::new(crate::blobs::Blobs::in_dir(settings.data_dir.join("blobs")));
         Ok(AppState {
             db,
             docs,
+            blobs,
             login_limiter: Arc::new(LoginLimiter::new(
                 settings.login_max_failures,
                 settings.login_window,

@@ -84,6 +84,56 @@ const TABLE: &[Row] = &[
     row("GET", "/api/v1/work-orders", None,                                 [200, 200, 403, 403, 403, 403, 200, 401, 401, 403]),
     row("GET", "/api/v1/work-orders/{wo}", None,                            [200, 200, 403, 200, 404, 200, 404, 401, 401, 200]),
     row("POST", "/api/v1/work-orders", Some(NEW_ORDER),                     [201, 201, 403, 403, 403, 403, 422, 401, 401, 403]),
+    // Spare parts. Warehouse staff and admins create the location, parts and stock the later
+    // rows use (`{loc}` WH-A, `{sku}` ACC-1, `{serial}` S-1, `{van}` the engineer's van), so
+    // other callers answer 404/422 where they may call but their organisation has none of it.
+    row("POST", "/api/v1/inventory/locations", Some(r#"{"code":"WH-A","name":"Main","kind":"warehouse"}"#),
+                                                                            [201, 403, 201, 403, 403, 403, 403, 401, 401, 403]),
+    row("POST", "/api/v1/inventory/parts", Some(r#"{"sku":"ACC-1","name":"Access part","unit":"pcs"}"#),
+                                                                            [201, 403, 201, 403, 403, 403, 403, 401, 401, 403]),
+    row("POST", "/api/v1/inventory/parts", Some(r#"{"sku":"ACC-2","name":"Serial part","unit":"pcs","serial_tracked":true}"#),
+                                                                            [201, 403, 201, 403, 403, 403, 403, 401, 401, 403]),
+    row("POST", "/api/v1/inventory/receipts", Some(INV_RECEIPT),            [201, 403, 201, 403, 403, 403, 403, 401, 401, 403]),
+    row("GET", "/api/v1/inventory/parts", None,                             [200, 200, 200, 200, 200, 403, 200, 401, 401, 200]),
+    row("GET", "/api/v1/inventory/parts/{sku}", None,                       [200, 404, 200, 404, 404, 403, 404, 401, 401, 404]),
+    row("PATCH", "/api/v1/inventory/parts/{sku}", Some(r#"{"name":"Access part 1"}"#),
+                                                                            [200, 403, 200, 403, 403, 403, 403, 401, 401, 403]),
+    row("GET", "/api/v1/inventory/catalog/export", None,                    [200, 403, 200, 403, 403, 403, 403, 401, 401, 403]),
+    row("POST", "/api/v1/inventory/catalog/imports", None,                  [422, 403, 422, 403, 403, 403, 403, 401, 401, 403]),
+    row("GET", "/api/v1/inventory/catalog/imports/{job}", None,             [404, 403, 404, 403, 403, 403, 403, 401, 401, 403]),
+    row("GET", "/api/v1/inventory/catalog/imports/{job}/errors", None,      [404, 403, 404, 403, 403, 403, 403, 401, 401, 403]),
+    row("GET", "/api/v1/inventory/locations", None,                         [200, 200, 200, 200, 200, 403, 200, 401, 401, 200]),
+    row("GET", "/api/v1/inventory/locations/{loc}", None,                   [200, 404, 200, 404, 404, 403, 404, 401, 401, 404]),
+    row("PUT", "/api/v1/inventory/locations/{loc}/levels/{sku}", Some(r#"{"reorder_point":2,"reorder_qty":5}"#),
+                                                                            [200, 403, 200, 403, 403, 403, 403, 401, 401, 403]),
+    row("GET", "/api/v1/inventory/stock", None,                             [200, 200, 200, 200, 200, 403, 200, 401, 401, 200]),
+    row("GET", "/api/v1/inventory/movements", None,                         [200, 200, 200, 200, 200, 403, 200, 401, 401, 200]),
+    row("POST", "/api/v1/inventory/issues", Some(r#"{"from":"WH-A","engineer_id":"{eng}","lines":[{"sku":"ACC-1","qty":2}]}"#),
+                                                                            [201, 403, 201, 403, 403, 403, 403, 401, 401, 403]),
+    row("POST", "/api/v1/inventory/transfers", Some(r#"{"from":"WH-A","to":"{van}","lines":[{"sku":"ACC-1","qty":1}]}"#),
+                                                                            [201, 403, 201, 403, 403, 403, 403, 401, 401, 403]),
+    row("POST", "/api/v1/inventory/returns", Some(r#"{"engineer_id":"{eng}","condition":"good","to":"WH-A","lines":[{"sku":"ACC-1","qty":1}]}"#),
+                                                                            [201, 403, 201, 403, 403, 403, 403, 401, 401, 403]),
+    row("POST", "/api/v1/inventory/adjustments", Some(r#"{"location":"WH-A","reason":"count","lines":[{"sku":"ACC-1","delta":1}]}"#),
+                                                                            [201, 403, 201, 403, 403, 403, 403, 401, 401, 403]),
+    row("POST", "/api/v1/inventory/supplier-returns", Some(r#"{"from":"WH-A","supplier":"S","lines":[{"sku":"ACC-1","qty":1}]}"#),
+                                                                            [201, 403, 201, 403, 403, 403, 403, 401, 401, 403]),
+    row("GET", "/api/v1/inventory/low-stock", None,                         [200, 200, 200, 403, 403, 403, 200, 401, 401, 403]),
+    row("GET", "/api/v1/inventory/serials/{serial}", None,                  [200, 404, 200, 403, 403, 403, 404, 401, 401, 403]),
+    row("GET", "/api/v1/inventory/reports/consumption", None,               [200, 200, 200, 403, 403, 403, 200, 401, 401, 403]),
+    row("GET", "/api/v1/inventory/reservations", None,                      [200, 200, 200, 403, 403, 403, 200, 401, 401, 403]),
+    row("POST", "/api/v1/inventory/reservations", Some(r#"{"work_order_id":"{wo}","location":"WH-A","sku":"ACC-1","qty":1}"#),
+                                                                            [201, 422, 201, 403, 403, 403, 422, 401, 401, 403]),
+    row("POST", "/api/v1/inventory/reservations/{res}/release", Some("{}"), [404, 404, 404, 403, 403, 403, 404, 401, 401, 403]),
+    row("GET", "/api/v1/inventory/parts-requests", None,                    [200, 200, 200, 403, 403, 403, 200, 401, 401, 403]),
+    row("POST", "/api/v1/inventory/parts-requests/{req}/decide", Some(r#"{"approved_qty":1}"#),
+                                                                            [404, 403, 404, 403, 403, 403, 403, 401, 401, 403]),
+    row("GET", "/api/v1/inventory/discrepancies", None,                     [200, 403, 200, 403, 403, 403, 403, 401, 401, 403]),
+    row("POST", "/api/v1/inventory/discrepancies/{disc}/resolve", Some(r#"{"note":"checked"}"#),
+                                                                            [404, 403, 404, 403, 403, 403, 403, 401, 401, 403]),
+    row("GET", "/api/v1/inventory/events", None,                            [200, 403, 200, 403, 403, 403, 403, 401, 401, 403]),
+    // Still in stock: a part cannot be withdrawn.
+    row("DELETE", "/api/v1/inventory/parts/{sku}", None,                    [409, 403, 409, 403, 403, 403, 403, 401, 401, 403]),
     row("POST", "/api/v1/work-orders/{wo}/assign", Some(ASSIGN),            [200, 200, 403, 403, 403, 403, 404, 401, 401, 403]),
     row("POST", "/api/v1/work-orders/{wo}/schedule", Some(SCHEDULE),        [200, 200, 403, 403, 403, 403, 404, 401, 401, 403]),
     row("POST", "/api/v1/work-orders/{wo}/priority", Some(r#"{"priority":"urgent"}"#),
@@ -103,7 +153,19 @@ const TABLE: &[Row] = &[
                                                                             [403, 403, 403, 204, 204, 403, 403, 401, 401, 204]),
     row("GET", "/api/v1/work-orders/{wo}/suggestions", None,                [200, 200, 403, 403, 403, 403, 404, 401, 401, 403]),
     row("POST", "/api/v1/work-orders/{wo}/auto-assign", None,               [409, 409, 403, 403, 403, 403, 404, 401, 401, 403]),
+    row("GET", "/api/v1/territories", None,                                 [200, 200, 403, 403, 403, 403, 200, 401, 401, 403]),
+    row("POST", "/api/v1/territories", Some(NEW_TERRITORY),                 [201, 201, 403, 403, 403, 403, 201, 401, 401, 403]),
+    row("DELETE", "/api/v1/territories/{id}", None,                         [404, 404, 403, 403, 403, 403, 404, 401, 401, 403]),
+    row("PUT", "/api/v1/engineers/{eng}/territories", Some(r#"{"territory_ids":[]}"#),
+                                                                            [204, 204, 403, 403, 403, 403, 404, 401, 401, 403]),
     row("GET", "/api/v1/work-orders/{wo}/document", None,                   [200, 200, 403, 200, 404, 200, 404, 401, 401, 200]),
+    // Blobs: whoever adds photos uploads (per organisation); reading goes through an order that
+    // references the blob, and the fixture's order references none.
+    row("POST", "/api/v1/blobs/{hash}/upload", Some(r#"{"size":10,"content_type":"image/jpeg"}"#),
+                                                                            [200, 200, 403, 200, 200, 403, 200, 401, 401, 200]),
+    row("PATCH", "/api/v1/blobs/{hash}/upload?offset=0", None,              [200, 200, 403, 200, 200, 403, 200, 401, 401, 200]),
+    row("GET", "/api/v1/work-orders/{wo}/blobs/{hash}", None,               [404, 404, 403, 404, 404, 404, 404, 401, 401, 404]),
+    row("GET", "/api/v1/work-orders/{wo}/blobs/{hash}/thumbnail", None,     [404, 404, 403, 404, 404, 404, 404, 401, 401, 404]),
     // Only a registered phone syncs; a session token is not enough. A JSON body is no sync
     // message: the device gets as far as the protocol's 400.
     row("POST", "/api/v1/sync", Some(r#"{"not":"a sync message"}"#),      [401, 401, 401, 401, 401, 401, 401, 401, 401, 400]),
@@ -117,6 +179,10 @@ const LOGIN: &str =
 const NEW_ORDER: &str = r#"{"customer_id":"C-1","site":{"address":"2 Dock Rd","lat":31.2,"lon":121.4},"problem":"Leak"}"#;
 const ASSIGN: &str = r#"{"engineer_id":"{eng}"}"#;
 const SCHEDULE: &str = r#"{"start_ms":1900000000000,"end_ms":1900003600000}"#;
+const NEW_TERRITORY: &str = r#"{"name":"Harbour","mode":"prefer","area":{"type":"Polygon","coordinates":[[[121.0,31.0],[122.0,31.0],[122.0,32.0],[121.0,31.0]]]}}"#;
+/// SHA-256 of b"0123456789" (the 10 bytes the blob rows announce).
+const BLOB_HASH: &str = "84d89877f0d4041efb6bf91a16f0248f2fd573e6af05c19f96bedb9f882f7882";
+const INV_RECEIPT: &str = r#"{"location":"WH-A","supplier":"S","lines":[{"sku":"ACC-1","qty":10},{"sku":"ACC-2","qty":1,"serials":["S-1"]}]}"#;
 const NEW_ENGINEER: &str = r#"{"email":"new.engineer@example.test","name":"New","password":"long enough pw","skills":["electrical"]}"#;
 
 fn token(f: &Fixture, who: Who) -> Option<&str> {
@@ -139,6 +205,21 @@ fn fill(s: &str, f: &Fixture) -> String {
         .replace("{eng}", &f.engineer.id.to_string())
         .replace("{dev}", &f.device_id)
         .replace("{flag}", "no-such-flag")
+        .replace("{sku}", "ACC-1")
+        .replace("{serial}", "S-1")
+        .replace("{loc}", "WH-A")
+        .replace("{van}", &van_code(f))
+        .replace("{job}", "no-such-job")
+        .replace("{res}", "no-such-reservation")
+        .replace("{req}", "no-such-request")
+        .replace("{disc}", "no-such-discrepancy")
+        .replace("{hash}", BLOB_HASH)
+        .replace("{id}", "no-such-territory")
+}
+
+/// The code of the engineer's van (created by the first issue to them).
+fn van_code(f: &Fixture) -> String {
+    format!("VAN-{}", &f.engineer.id.0.simple().to_string()[..8]).to_uppercase()
 }
 
 async fn every_route_answers_every_caller_as_the_table_says(db: TestDb) {
@@ -224,7 +305,12 @@ fn table_covers_every_route_of_the_openapi_document() {
                 .unwrap_or_default()
                 .replace("{wo}", "{id}")
                 .replace("{eng}", "{id}")
-                .replace("{dev}", "{id}");
+                .replace("{dev}", "{id}")
+                .replace("{loc}", "{id}")
+                .replace("{job}", "{id}")
+                .replace("{res}", "{id}")
+                .replace("{req}", "{id}")
+                .replace("{disc}", "{id}");
             format!("{} {path}", r.method)
         })
         .collect();

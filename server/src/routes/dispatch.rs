@@ -276,10 +276,27 @@ async fn list_work_orders(
     // range -> _by_window, priority -> _by_priority, customer -> _by_customer.
     let mut cond = String::from("org_id = $1");
     let mut args: Vec<Arg> = vec![Arg::Text(caller.org.to_string())];
+    let scope = {
+        let mut conn = state.db.pool().acquire().await?;
+        crate::territories::dispatch_scope(&mut conn, caller.org, caller.user).await?
+    };
     let mut push = |cond: &mut String, sql: &str, arg: Arg| {
         args.push(arg);
         cond.push_str(&sql.replace('?', &format!("${}", args.len())));
     };
+    // A dispatcher limited to a territory sees the orders whose site is in it; one limited to a
+    // team sees unassigned orders and those of the team's engineers.
+    if let Some(t) = scope.territory_id {
+        push(&mut cond, " AND territory_id = ?", Arg::Text(t));
+    }
+    if let Some(team) = scope.team {
+        push(
+            &mut cond,
+            " AND (assignee_id IS NULL OR assignee_id IN \
+             (SELECT id FROM users WHERE org_id = $1 AND team = ?))",
+            Arg::Text(team),
+        );
+    }
     if let Some(statuses) = filter.status.as_deref().filter(|s| !s.is_empty()) {
         cond.push_str(" AND status IN (");
         for (i, s) in statuses.split(',').enumerate() {
@@ -427,7 +444,32 @@ async fn load_visible(
         .ok_or(AppError::NotFound("work order"))?;
     let order = WorkOrder::of(&doc)?;
     let visible = match caller.role {
-        Role::Admin | Role::Dispatcher => true,
+        Role::Admin => true,
+        Role::Dispatcher => {
+            let scope =
+                crate::territories::dispatch_scope(&mut conn, caller.org, caller.user).await?;
+            let in_territory = match &scope.territory_id {
+                None => true,
+                Some(t) => {
+                    let areas = crate::territories::areas(&mut conn, caller.org).await?;
+                    let s = doc.summary()?;
+                    crate::territories::containing(&areas, s.lat, s.lon).as_ref() == Some(t)
+                }
+            };
+            let in_team = match (&scope.team, &order.assignee_id) {
+                (None, _) | (Some(_), None) => true,
+                (Some(team), Some(who)) => {
+                    let theirs: Option<Option<String>> =
+                        sqlx::query_scalar("SELECT team FROM users WHERE org_id = $1 AND id = $2")
+                            .bind(caller.org.to_string())
+                            .bind(who)
+                            .fetch_optional(&mut *conn)
+                            .await?;
+                    theirs.flatten().as_deref() == Some(team.as_str())
+                }
+            };
+            in_territory && in_team
+        }
         Role::Engineer => order.assignee_id == Some(caller.user.to_string()),
         Role::Customer => caller.customer_id.as_deref() == Some(order.customer_id.as_str()),
         _ => false,
@@ -445,6 +487,8 @@ async fn edit(
     id: &str,
     f: impl FnOnce(&mut WorkOrderDoc, &sync_core::EditContext) -> sync_core::Result<()>,
 ) -> Result<Json<WorkOrder>, AppError> {
+    // A dispatcher limited to a territory or team edits only what they can see.
+    load_visible(state, caller, id).await?;
     let id: DocId = parse_path_id(id, "work order")?;
     let ctx = state.docs.edit_context(caller.user, caller.role);
     let order = state

@@ -6,12 +6,15 @@
 //! `router() -> OpenApiRouter<AppState>` and one more `.merge(...)` line below.
 
 mod auth;
+mod blobs;
 mod customers;
 mod dispatch;
 mod engineers;
+mod inventory;
 mod suggestions;
 mod sync;
 mod system;
+mod territories;
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -37,8 +40,11 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(dispatch::router())
         .merge(engineers::router())
         .merge(customers::router())
+        .merge(inventory::router())
         .merge(sync::router())
         .merge(suggestions::router())
+        .merge(territories::router())
+        .merge(blobs::router())
 }
 
 fn base_document() -> OpenApi {

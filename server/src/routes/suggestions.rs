@@ -152,6 +152,17 @@ async fn rank(
         now_ms: now,
     };
     let engineers = accounts::list_engineers(&state.db, caller.org, None).await?;
+    let areas = crate::territories::for_suggestions(&mut conn, caller.org).await?;
+    let mut memberships: HashMap<String, Vec<suggest::TerritoryId>> = HashMap::new();
+    for (user, territory) in crate::territories::engineer_territories(&mut conn, caller.org).await?
+    {
+        if let Ok(t) = territory.parse() {
+            memberships
+                .entry(user)
+                .or_default()
+                .push(suggest::TerritoryId(t));
+        }
+    }
     // Load and bookings from the projection: open orders per engineer, and their scheduled
     // windows around the job's (one indexed query each).
     let open: Vec<(String, i64)> = sqlx::query_as(
@@ -218,11 +229,11 @@ async fn rank(
                     .unwrap_or(0)
                     .clamp(0, u32::MAX as i64) as u32,
                 booked: bookings.remove(&e.id).unwrap_or_default(),
-                territories: Vec::new(),
+                territories: memberships.remove(&e.id).unwrap_or_default(),
             })
         })
         .collect();
-    let index = Index::build(profiles, Vec::new()).with_settings(suggest::Settings {
+    let index = Index::build(profiles, areas).with_settings(suggest::Settings {
         utc_offset_minutes: state.settings.utc_offset_minutes,
         ..suggest::Settings::default()
     });

@@ -1,10 +1,11 @@
-//! The index: engineers prepared for scoring, an R-tree over their positions on the unit
-//! sphere, and an R-tree over territory bounding boxes.
+//! The index: engineers prepared for scoring, R-trees over their positions on the unit sphere
+//! (everyone's, and one per skill with its holders'), and an R-tree over territory bounding
+//! boxes.
 
 use super::score::{self, Assessment, JobCtx};
 use super::{
-    EngineerProfile, Job, LastKnown, LatLon, PositionSource, Settings, Shift, Suggestion,
-    Territory, TerritoryId, TerritoryMode, Weights, calendar, normalize_skill, sphere,
+    EngineerProfile, Job, LastKnown, LatLon, PositionSource, Settings, Shift, SkillPolicy,
+    Suggestion, Territory, TerritoryId, TerritoryMode, Weights, calendar, normalize_skill, sphere,
 };
 use geo::{BoundingRect, Intersects, Point};
 use rstar::RTree;
@@ -12,11 +13,14 @@ use rstar::primitives::{GeomWithData, Rectangle};
 use std::collections::{BinaryHeap, HashMap};
 use sync_core::UserId;
 
-/// Restricted territories with at most this many members (all restricted territories
-/// containing the site together) are scored member by member instead of walking the R-tree:
-/// they are the only candidates, and a short list is cheaper than skipping every non-member
-/// nearer than them.
-const DIRECT_MEMBERS_MAX: usize = 256;
+/// When the filters (a restricted territory, a rare required skill) leave at most this many
+/// candidates, they are scored one by one instead of walking the R-tree: a short list is cheaper
+/// than skipping every non-candidate nearer than them, and the walk has no early stop while
+/// fewer than `limit` candidates are found.
+const DIRECT_MAX: usize = 512;
+/// Candidate lists are built only from a filter list (territory members, holders of a skill)
+/// of at most this many times `DIRECT_MAX` engineers.
+const SCAN_FACTOR: usize = 4;
 
 /// An R-tree entry: one position of one engineer (home or last known). Which of the two counts
 /// depends on the job's `now_ms`, so both are indexed and the other is skipped at query time.
@@ -72,15 +76,21 @@ impl Engineer {
 #[derive(Clone, Debug)]
 pub struct Index {
     engineers: Vec<Engineer>,
+    /// Everyone's positions.
     positions: RTree<GeomWithData<[f64; 3], Slot>>,
+    /// The positions of each skill's holders (by interned id): a job needing a skill under
+    /// `RequireAll` walks the tree of its rarest skill, never visiting anyone without it.
+    skill_positions: Vec<RTree<GeomWithData<[f64; 3], Slot>>>,
     territories: Vec<Territory>,
     territory_boxes: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
     /// Engineer indices assigned to each territory, ascending.
     members: Vec<Vec<u32>>,
     skill_ids: HashMap<String, u32>,
+    /// Engineer indices holding each skill (by interned id), ascending.
+    holders: Vec<Vec<u32>>,
     min_open_orders: u32,
     settings: Settings,
-    direct_members_max: usize,
+    direct_max: usize,
 }
 
 impl Index {
@@ -161,6 +171,20 @@ impl Index {
             })
             .collect();
 
+        let mut holders: Vec<Vec<u32>> = vec![Vec::new(); skill_ids.len()];
+        for (i, e) in prepared.iter().enumerate() {
+            for &skill in &e.skills {
+                holders[skill as usize].push(i as u32);
+            }
+        }
+        let mut skill_slots = vec![Vec::new(); skill_ids.len()];
+        for slot in &slots {
+            let e: &Engineer = &prepared[slot.data.engineer as usize];
+            for &skill in &e.skills {
+                skill_slots[skill as usize].push(*slot);
+            }
+        }
+
         let boxes = territories
             .iter()
             .enumerate()
@@ -178,12 +202,14 @@ impl Index {
             min_open_orders: prepared.iter().map(|e| e.open_orders).min().unwrap_or(0),
             engineers: prepared,
             positions: RTree::bulk_load(slots),
+            skill_positions: skill_slots.into_iter().map(RTree::bulk_load).collect(),
             territories,
             territory_boxes: RTree::bulk_load(boxes),
             members,
+            holders,
             skill_ids,
             settings: sanitize(Settings::default()),
-            direct_members_max: DIRECT_MEMBERS_MAX,
+            direct_max: DIRECT_MAX,
         }
     }
 
@@ -221,25 +247,26 @@ impl Index {
         }
         let mut top = TopK::new(limit);
 
-        if !ctx.restrict.is_empty() {
-            let mut candidates: Vec<u32> = ctx
-                .restrict
-                .iter()
-                .flat_map(|&t| self.members[t as usize].iter().copied())
-                .collect();
-            if candidates.len() <= self.direct_members_max {
-                candidates.sort_unstable();
-                candidates.dedup();
-                for i in candidates {
-                    self.consider(i, &ctx, &mut top);
-                }
-                return self.finish(top, &ctx);
+        if let Some(candidates) = self.short_list(&ctx) {
+            for i in candidates {
+                self.consider(i, &ctx, &mut top);
             }
+            return self.finish(top, &ctx);
         }
 
+        // Under RequireAll every candidate holds the rarest required skill: walk its tree.
+        let tree = match self.settings.skill_policy {
+            SkillPolicy::RequireAll => ctx
+                .required_ids()
+                .flatten()
+                .map(|id| &self.skill_positions[id as usize])
+                .min_by_key(|t| t.size())
+                .unwrap_or(&self.positions),
+            SkillPolicy::AllowPartial => &self.positions,
+        };
         let query = sphere::unit_vector(ctx.site);
         let max_age = self.settings.position_max_age_ms;
-        for (slot, chord2) in self.positions.nearest_neighbor_iter_with_distance_2(&query) {
+        for (slot, chord2) in tree.nearest_neighbor_iter_with_distance_2(&query) {
             if let Some(worst) = top.worst_score() {
                 // Everyone left is at least this far: if even a perfect engineer there cannot
                 // beat the current last place, nobody left can.
@@ -278,6 +305,60 @@ impl Index {
         all.iter()
             .map(|a| score::explain(a, &self.engineers[a.engineer as usize], &ctx, self))
             .collect()
+    }
+
+    /// The engineers passing the job's list filters (restricted territory; every required skill
+    /// under `RequireAll`), when there are at most `direct_max` of them and a short filter list
+    /// to find them from. `None`: walk the R-tree.
+    fn short_list(&self, ctx: &JobCtx) -> Option<Vec<u32>> {
+        let require_all = self.settings.skill_policy == SkillPolicy::RequireAll;
+        let territory_len = (!ctx.restrict.is_empty()).then(|| {
+            ctx.restrict
+                .iter()
+                .map(|&t| self.members[t as usize].len())
+                .sum::<usize>()
+        });
+        let rarest_skill = ctx
+            .required_ids()
+            .filter(|_| require_all)
+            .map(|id| id.map_or(&[][..], |id| &self.holders[id as usize][..]))
+            .min_by_key(|h| h.len());
+        let use_skill = match (territory_len, rarest_skill) {
+            (Some(n), Some(h)) => h.len() < n,
+            (Some(_), None) => false,
+            (None, Some(_)) => true,
+            (None, None) => return None,
+        };
+        let source_len = if use_skill {
+            rarest_skill.map_or(0, <[u32]>::len)
+        } else {
+            territory_len.unwrap_or(0)
+        };
+        if source_len > self.direct_max.saturating_mul(SCAN_FACTOR) {
+            return None;
+        }
+        let mut list: Vec<u32> = match rarest_skill {
+            Some(h) if use_skill => h.to_vec(),
+            _ => {
+                let mut v: Vec<u32> = ctx
+                    .restrict
+                    .iter()
+                    .flat_map(|&t| self.members[t as usize].iter().copied())
+                    .collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            }
+        };
+        list.retain(|&i| {
+            let e = &self.engineers[i as usize];
+            (ctx.restrict.is_empty() || ctx.restrict.iter().any(|&t| e.in_territory(t)))
+                && (!require_all
+                    || ctx
+                        .required_ids()
+                        .all(|id| id.is_some_and(|id| e.has_skill(id))))
+        });
+        (list.len() <= self.direct_max).then_some(list)
     }
 
     fn consider(&self, engineer: u32, ctx: &JobCtx, top: &mut TopK) {
@@ -333,8 +414,8 @@ impl Index {
     }
 
     #[cfg(test)]
-    pub(crate) fn with_direct_members_max(mut self, n: usize) -> Self {
-        self.direct_members_max = n;
+    pub(crate) fn with_direct_max(mut self, n: usize) -> Self {
+        self.direct_max = n;
         self
     }
 }

@@ -113,6 +113,11 @@ impl JobCtx {
         })
     }
 
+    /// Interned ids of the required skills (`None`: no engineer has it).
+    pub fn required_ids(&self) -> impl Iterator<Item = Option<u32>> + '_ {
+        self.required.iter().map(|(_, id)| *id)
+    }
+
     /// An upper bound on the score of any engineer at least `min_km` away, with a margin over
     /// the rounding of either sum.
     pub fn score_bound(&self, min_km: f64) -> f64 {

@@ -117,6 +117,7 @@ pub async fn handle(state: &AppState, device: &Device, request: &[u8]) -> Result
         match (merged.doc, merged.changed, ack.error) {
             (Some(mut doc), true, None) => {
                 docstore::save(&mut tx, org, &mut doc, seq).await?;
+                crate::inventory::post_consumption(&mut tx, org, &doc, seq).await?;
                 out.merged += 1;
                 out.touched.extend(before_assignee);
                 out.touched
@@ -217,6 +218,12 @@ pub async fn handle(state: &AppState, device: &Device, request: &[u8]) -> Result
     .fetch_all(&mut *tx)
     .await?;
 
+    // Reference data (catalog, the van's stock) changed since the device's version, read after
+    // this request's merges and postings so the van already counts what was just synced.
+    let reference =
+        crate::inventory::reference_for_device(&mut tx, org, device.user, req.reference_version)
+            .await?;
+
     let resp = SyncResponse {
         cursor: plan.cursor,
         token: token as u64,
@@ -226,7 +233,7 @@ pub async fn handle(state: &AppState, device: &Device, request: &[u8]) -> Result
         evict: evict.iter().filter_map(|s| s.parse().ok()).collect(),
         remaining_docs: plan.remaining_docs,
         remaining_bytes: plan.remaining_bytes,
-        reference: None,
+        reference,
     };
     out.response = wire::encode_response(&resp).map_err(|e| Error::Invalid(e.to_string()))?;
     if out.merged > 0 {

@@ -9,3 +9,4 @@ mod api;
 mod auth;
 mod store;
 mod suggestions;
+mod territories;
