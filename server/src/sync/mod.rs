@@ -113,7 +113,7 @@ pub async fn handle(state: &AppState, device: &Device, request: &[u8]) -> Result
             .docs
             .edit_context(UserId(uuid::Uuid::nil()), Role::System);
         let merged = half::merge_push(stored, push, sender, state.docs.actor(), &ctx);
-        let mut ack = merged.ack;
+        let ack = merged.ack;
         match (merged.doc, merged.changed, ack.error) {
             (Some(mut doc), true, None) => {
                 docstore::save(&mut tx, org, &mut doc, seq).await?;
@@ -141,7 +141,6 @@ pub async fn handle(state: &AppState, device: &Device, request: &[u8]) -> Result
         if ack.error.is_none() {
             pushed.push(push.id);
         }
-        ack.changes.shrink_to_fit();
         acks.push(ack);
     }
 

@@ -90,6 +90,14 @@ pub fn apply_response(
     let resp = wire::decode_response(bytes, limits)?;
     let actor = store.actor().clone();
     store.write(|tx| {
+        // Events received from elsewhere move this device's clock past them.
+        let mut seen = crate::Hlc::ZERO;
+        let mut observe = |doc: &WorkOrderDoc| -> Result<()> {
+            if let Some(e) = doc.events()?.last() {
+                seen = seen.max(e.hlc);
+            }
+            Ok(())
+        };
         for ack in &resp.acks {
             if !req.pushes.iter().any(|p| p.id == ack.id) {
                 return Err(Error::Protocol(format!(
@@ -99,14 +107,22 @@ pub fn apply_response(
             }
             match ack.error {
                 None => {
-                    let mut doc = tx.load(&ack.id)?;
-                    if !ack.changes.is_empty() {
+                    // Only an ack carrying changes needs the document; otherwise the recorded
+                    // heads say whether the server now has everything.
+                    let heads = if ack.changes.is_empty() {
+                        tx.heads(&ack.id)?.ok_or_else(|| {
+                            Error::NotFound(format!("acknowledged document {}", ack.id))
+                        })?
+                    } else {
+                        let mut doc = tx.load(&ack.id)?;
                         doc.apply_changes(&ack.changes)?;
                         tx.persist(&mut doc, false)?;
-                    }
+                        observe(&doc)?;
+                        doc.heads()
+                    };
                     let server = from_wire(&ack.heads);
                     tx.set_server_heads(&ack.id, &server)?;
-                    if same_heads(&doc.heads(), &server) {
+                    if same_heads(&heads, &server) {
                         tx.set_pending(&ack.id, false)?;
                     }
                     report.sent.push(ack.id);
@@ -145,21 +161,9 @@ pub fn apply_response(
                 )));
             }
             tx.persist(&mut doc, false)?;
+            observe(&doc)?;
             tx.set_server_heads(&pull.id, &from_wire(&pull.heads))?;
             report.received.push(pull.id);
-        }
-        // Events received from elsewhere move this device's clock past them.
-        let mut seen = crate::Hlc::ZERO;
-        for id in resp
-            .acks
-            .iter()
-            .map(|a| a.id)
-            .chain(resp.pulls.iter().map(|p| p.id))
-        {
-            if tx.contains(&id)? {
-                let latest = tx.load(&id)?.events()?.last().map(|e| e.hlc);
-                seen = seen.max(latest.unwrap_or(crate::Hlc::ZERO));
-            }
         }
         if seen > crate::Hlc::ZERO {
             tx.set_hlc(seen)?;

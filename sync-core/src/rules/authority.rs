@@ -329,48 +329,5 @@ fn copy_at(
     // Materialise the old object in a fork at `heads`, then copy from there.
     let mut old = doc.clone();
     old.am().isolate(heads);
-    copy_between(&old, doc, src, dst, t)
-}
-
-fn copy_between(
-    from: &WorkOrderDoc,
-    to: &mut WorkOrderDoc,
-    src: &ObjId,
-    dst: &ObjId,
-    t: ObjType,
-) -> Result<()> {
-    let f = from.doc_ref();
-    match t {
-        ObjType::Text => {
-            let text = f.text(src)?;
-            to.am().splice_text(dst, 0, 0, &text)?;
-        }
-        ObjType::Map | ObjType::Table => {
-            for k in f.keys(src) {
-                if let Some((v, id)) = f.get(src, k.as_str())? {
-                    match v {
-                        Value::Scalar(s) => to.am().put(dst, k.as_str(), s.into_owned())?,
-                        Value::Object(t) => {
-                            let child = to.am().put_object(dst, k.as_str(), t)?;
-                            copy_between(from, to, &id, &child, t)?;
-                        }
-                    }
-                }
-            }
-        }
-        ObjType::List => {
-            for i in 0..f.length(src) {
-                if let Some((v, id)) = f.get(src, i)? {
-                    match v {
-                        Value::Scalar(s) => to.am().insert(dst, i, s.into_owned())?,
-                        Value::Object(t) => {
-                            let child = to.am().insert_object(dst, i, t)?;
-                            copy_between(from, to, &id, &child, t)?;
-                        }
-                    }
-                }
-            }
-        }
-    }
-    Ok(())
+    crate::rules::conflicts::copy_obj(&old, doc, src, dst, t)
 }

@@ -10,7 +10,7 @@
 
 use crate::workorder::paths as p;
 use crate::workorder::{EditContext, Status, WorkOrderDoc};
-use crate::{Hlc, Result, VisitId};
+use crate::{Hlc, Result};
 use automerge::transaction::Transactable;
 use automerge::{ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 use serde::{Deserialize, Serialize};
@@ -86,8 +86,6 @@ pub fn resolve(doc: &mut WorkOrderDoc, ctx: &EditContext) -> Result<Vec<Resoluti
             winner: winner_shown,
         });
     }
-    // Schedule windows move as a pair: if one end was decided, take the other from the same
-    // decision.
     Ok(out)
 }
 
@@ -297,7 +295,6 @@ fn scan(doc: &WorkOrderDoc) -> Vec<Found> {
                 );
             }
         }
-        let _: VisitId = visit;
     }
     found
 }
@@ -417,53 +414,50 @@ fn write_winner(
         }
         Value::Object(obj_type) => {
             // Copy the winning object into a fresh one at the same key.
-            let src = winner.id.clone();
+            let from = doc.clone();
             let dst = doc.am().put_object(parent, key, *obj_type)?;
-            copy_obj(doc, &src, &dst, *obj_type)?;
+            copy_obj(&from, doc, &winner.id, &dst, *obj_type)?;
         }
     }
     Ok(())
 }
 
-/// Deep-copy `src` into the empty object `dst`.
-pub(crate) fn copy_obj(doc: &mut WorkOrderDoc, src: &ObjId, dst: &ObjId, t: ObjType) -> Result<()> {
+/// Deep-copy object `src` of `from` into the empty object `dst` of `to` (`from` may be a
+/// snapshot of `to`, e.g. as it was at earlier heads).
+pub(crate) fn copy_obj(
+    from: &WorkOrderDoc,
+    to: &mut WorkOrderDoc,
+    src: &ObjId,
+    dst: &ObjId,
+    t: ObjType,
+) -> Result<()> {
+    let f = from.doc_ref();
     match t {
         ObjType::Text => {
-            let text = doc.doc_ref().text(src)?;
-            doc.am().splice_text(dst, 0, 0, &text)?;
+            let text = f.text(src)?;
+            to.am().splice_text(dst, 0, 0, &text)?;
         }
         ObjType::Map | ObjType::Table => {
-            let keys: Vec<String> = doc.doc_ref().keys(src).collect();
-            for k in keys {
-                let got = doc
-                    .doc_ref()
-                    .get(src, k.as_str())?
-                    .map(|(v, id)| (v.to_owned(), id));
-                if let Some((v, id)) = got {
+            for k in f.keys(src) {
+                if let Some((v, id)) = f.get(src, k.as_str())? {
                     match v {
-                        Value::Scalar(s) => {
-                            doc.am().put(dst, k.as_str(), s.into_owned())?;
-                        }
+                        Value::Scalar(s) => to.am().put(dst, k.as_str(), s.into_owned())?,
                         Value::Object(t) => {
-                            let child = doc.am().put_object(dst, k.as_str(), t)?;
-                            copy_obj(doc, &id, &child, t)?;
+                            let child = to.am().put_object(dst, k.as_str(), t)?;
+                            copy_obj(from, to, &id, &child, t)?;
                         }
                     }
                 }
             }
         }
         ObjType::List => {
-            let len = doc.doc_ref().length(src);
-            for i in 0..len {
-                let got = doc.doc_ref().get(src, i)?.map(|(v, id)| (v.to_owned(), id));
-                if let Some((v, id)) = got {
+            for i in 0..f.length(src) {
+                if let Some((v, id)) = f.get(src, i)? {
                     match v {
-                        Value::Scalar(s) => {
-                            doc.am().insert(dst, i, s.into_owned())?;
-                        }
+                        Value::Scalar(s) => to.am().insert(dst, i, s.into_owned())?,
                         Value::Object(t) => {
-                            let child = doc.am().insert_object(dst, i, t)?;
-                            copy_obj(doc, &id, &child, t)?;
+                            let child = to.am().insert_object(dst, i, t)?;
+                            copy_obj(from, to, &id, &child, t)?;
                         }
                     }
                 }

@@ -410,6 +410,11 @@ impl<'c> StoreTx<'c> {
             .optional()?)
     }
 
+    /// The document's current heads as recorded, without loading it (`None`: not stored).
+    pub fn heads(&self, id: &DocId) -> Result<Option<Vec<ChangeHash>>> {
+        Ok(self.doc_row(id)?.map(|row| row.heads))
+    }
+
     fn doc_row(&self, id: &DocId) -> Result<Option<DocRow>> {
         let row: Option<(i64, Vec<u8>)> = self
             .tx

@@ -15,8 +15,7 @@ impl WorkOrderDoc {
             visits.push(self.read_visit(&id)?);
         }
         visits.sort_by_key(|v| (v.created_at_ms, v.id));
-        let mut events = self.events()?;
-        events.sort_by(|a, b| a.hlc.cmp(&b.hlc).then(a.id.cmp(&b.id)));
+        let events = self.events()?; // already in causal order
         let parts_requests = match self.obj(ROOT, p::PARTS_REQUESTS) {
             Ok(list) => self
                 .read_parts_requests_with_objs(&list)
