@@ -83,6 +83,8 @@ pub fn latest_version() -> i64 {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// This process's queue of document writers: see [`Db::writer_turn`].
+    writers: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Db {
@@ -100,8 +102,10 @@ impl Db {
         let pool = match backend {
             Backend::Sqlite => {
                 pool_options
-                    // One writer at a time anyway; a few readers next to it.
-                    .max_connections(4)
+                    // One writer at a time anyway (queued in `writer_turn`); readers beside it:
+                    // sync requests loading documents to merge (`AppState::merge_permit`),
+                    // idle syncs, long polls, the API.
+                    .max_connections(8)
                     .after_connect(|conn, _meta| {
                         Box::pin(async move {
                             for pragma in [
@@ -125,7 +129,11 @@ impl Db {
                     .await?
             }
         };
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            writers: Default::default(),
+        })
     }
 
     /// Begin a transaction that may write. On SQLite it takes the write lock up front
@@ -137,6 +145,15 @@ impl Db {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         })
+    }
+
+    /// Wait for this process's turn to write documents, before taking a connection for the
+    /// write transaction. Document writers serialise anyway (`docstore::begin_write`); queueing
+    /// them here, first come first served, keeps a burst of them from holding every pooled
+    /// connection while they wait for the database's lock, which would starve the readers and
+    /// time out. Other nodes on the same PostgreSQL still serialise on the lock itself.
+    pub async fn writer_turn(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.writers.clone().lock_owned().await
     }
 
     pub fn pool(&self) -> &AnyPool {

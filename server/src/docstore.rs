@@ -108,6 +108,7 @@ impl DocStore {
         id: DocId,
         edit: impl FnOnce(&mut WorkOrderDoc) -> Result<T>,
     ) -> Result<Option<T>> {
+        let _turn = db.writer_turn().await;
         let mut tx = db.begin().await?;
         let seq = begin_write(&mut tx).await?;
         let Some(mut doc) = load(&mut tx, &self.actor, org, id).await? else {
@@ -178,29 +179,65 @@ pub async fn load(
     org: OrgId,
     id: DocId,
 ) -> Result<Option<WorkOrderDoc>> {
-    let snapshot: Option<Vec<u8>> = sqlx::query_scalar(
-        "SELECT snapshot FROM documents WHERE org_id = $1 AND id = $2 AND kind = $3",
+    Ok(load_with_meta(conn, actor, org, id)
+        .await?
+        .map(|(doc, _)| doc))
+}
+
+/// A stored document's bookkeeping, read with it: what [`prepare`] needs to know to save a
+/// changed copy, and what [`write_prepared`] checks to know the copy is still the latest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredMeta {
+    /// Heads of everything stored (snapshot plus chunks).
+    pub heads: Vec<ChangeHash>,
+    /// Change sequence number of its last write.
+    pub seq: i64,
+    pub changes_bytes: i64,
+    pub snapshot_len: i64,
+}
+
+/// [`load`], with the stored bookkeeping. Outside a write transaction the two reads may straddle
+/// a concurrent write: then the document's heads differ from `meta.heads`, which
+/// [`prepare`] refuses, so a caller that loads without the lock falls back to loading under it.
+pub async fn load_with_meta(
+    conn: &mut AnyConnection,
+    actor: &ActorId,
+    org: OrgId,
+    id: DocId,
+) -> Result<Option<(WorkOrderDoc, StoredMeta)>> {
+    let row = sqlx::query(
+        "SELECT snapshot, heads, seq, changes_bytes FROM documents \
+         WHERE org_id = $1 AND id = $2 AND kind = $3",
     )
     .bind(org.to_string())
     .bind(id.to_string())
     .bind(WORK_ORDER)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(snapshot) = snapshot else {
+    let Some(row) = row else {
         return Ok(None);
     };
-    let chunks: Vec<Vec<u8>> = sqlx::query_scalar(
-        "SELECT data FROM doc_changes WHERE org_id = $1 AND doc_id = $2 ORDER BY seq",
-    )
-    .bind(org.to_string())
-    .bind(id.to_string())
-    .fetch_all(&mut *conn)
-    .await?;
+    let snapshot: Vec<u8> = row.try_get("snapshot")?;
+    let meta = StoredMeta {
+        heads: decode_heads(&row.try_get::<String, _>("heads")?)?,
+        seq: row.try_get("seq")?,
+        changes_bytes: row.try_get("changes_bytes")?,
+        snapshot_len: snapshot.len() as i64,
+    };
     let mut doc = WorkOrderDoc::load(&snapshot, actor)?;
-    if !chunks.is_empty() {
-        doc.apply_changes(&chunks.concat())?;
+    if meta.changes_bytes > 0 {
+        let chunks: Vec<Vec<u8>> = sqlx::query_scalar(
+            "SELECT data FROM doc_changes WHERE org_id = $1 AND doc_id = $2 ORDER BY seq",
+        )
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+        if !chunks.is_empty() {
+            doc.apply_changes(&chunks.concat())?;
+        }
     }
-    Ok(Some(doc))
+    Ok(Some((doc, meta)))
 }
 
 /// What [`save`] did.
@@ -214,6 +251,116 @@ pub enum Saved {
     Unchanged,
 }
 
+/// Everything [`save`] writes for a document, computed from the document alone ([`prepare`]):
+/// the CPU half of a save, which the sync endpoint does before it takes the write lock.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    org: OrgId,
+    id: DocId,
+    /// The stored heads this was prepared against (`None`: a new document).
+    base: Option<Vec<ChangeHash>>,
+    heads: Vec<ChangeHash>,
+    write: Write,
+    /// `None` only when nothing is written.
+    projection: Option<Projection>,
+}
+
+#[derive(Clone, Debug)]
+enum Write {
+    Create { snapshot: Vec<u8> },
+    Append { delta: Vec<u8>, changes_bytes: i64 },
+    Compact { snapshot: Vec<u8> },
+    Nothing,
+}
+
+/// The `work_orders` row of a document, but for its territory (computed when written, from the
+/// territories of that moment).
+#[derive(Clone, Debug)]
+struct Projection {
+    summary: sync_core::workorder::OrderSummary,
+    customer_id: String,
+    created_at_ms: i64,
+}
+
+impl Prepared {
+    /// Nothing to write over the stored copy with heads `base`: [`write_prepared`] only checks
+    /// that the stored copy is still that one.
+    pub fn unchanged(org: OrgId, id: DocId, base: Vec<ChangeHash>) -> Prepared {
+        Prepared {
+            org,
+            id,
+            heads: base.clone(),
+            base: Some(base),
+            write: Write::Nothing,
+            projection: None,
+        }
+    }
+
+    /// Whether saving writes anything.
+    pub fn changes_anything(&self) -> bool {
+        !matches!(self.write, Write::Nothing)
+    }
+}
+
+/// Compute what saving `doc` over the stored copy described by `stored` (`None`: new) writes.
+/// `compact` forces a new snapshot (a second save in one transaction must not add a second chunk
+/// under the same seq). Refuses a document of another organisation, and one that lacks changes
+/// already stored.
+pub fn prepare(
+    doc: &mut WorkOrderDoc,
+    org: OrgId,
+    stored: Option<&StoredMeta>,
+    compact: bool,
+) -> Result<Prepared> {
+    if doc.org()? != org {
+        return Err(Error::Invalid(
+            "document belongs to another organisation".into(),
+        ));
+    }
+    let write = match stored {
+        None => Write::Create {
+            snapshot: doc.save(),
+        },
+        Some(meta) => {
+            if !doc.has_all(&meta.heads) {
+                return Err(Error::Conflict(
+                    "the document changed since it was loaded; load it after begin_write".into(),
+                ));
+            }
+            let delta = doc.save_after(&meta.heads);
+            let grown = meta.changes_bytes + delta.len() as i64;
+            if delta.is_empty() {
+                Write::Nothing
+            } else if compact || grown >= meta.snapshot_len {
+                // automerge-repo's rule: compact once the changes reach the snapshot's size.
+                Write::Compact {
+                    snapshot: doc.save(),
+                }
+            } else {
+                Write::Append {
+                    delta,
+                    changes_bytes: grown,
+                }
+            }
+        }
+    };
+    let header = doc.header()?;
+    let (customer_id, created_at_ms) = (header.customer.id.clone(), header.created_at_ms);
+    let summary = doc.summary_with(header)?;
+    Ok(Prepared {
+        org,
+        id: summary.id,
+        base: stored.map(|m| m.heads.clone()),
+        heads: doc.heads(),
+        write,
+        projection: Some(Projection {
+            summary,
+            customer_id,
+            created_at_ms,
+        }),
+    })
+}
+
 /// Store `doc` (new or changed) and its projection row under `seq` (from [`begin_write`] in the
 /// same transaction). Only the changes the stored copy lacks are appended; when they outgrow
 /// the snapshot, the document is re-compacted into a new snapshot. Refuses a document of another
@@ -225,27 +372,76 @@ pub async fn save(
     doc: &mut WorkOrderDoc,
     seq: i64,
 ) -> Result<Saved> {
-    if doc.org()? != org {
-        return Err(Error::Invalid(
-            "document belongs to another organisation".into(),
-        ));
+    let id = doc.id()?;
+    let stored = stored_meta(tx, org, id).await?;
+    let compact = stored.as_ref().is_some_and(|m| m.seq == seq);
+    let prepared = prepare(doc, org, stored.as_ref(), compact)?;
+    let areas = crate::territories::areas(tx, org).await?;
+    write(tx, &prepared, seq, &areas).await
+}
+
+/// Write what [`prepare`] computed, if the stored document is still the one it was prepared
+/// against (same heads, and no chunk under `seq` yet); `Ok(None)` if not: load and merge again
+/// under the lock. `areas` are the organisation's territories (`territories::areas`, read in
+/// this transaction).
+pub async fn write_prepared(
+    tx: &mut AnyConnection,
+    prepared: &Prepared,
+    seq: i64,
+    areas: &[(String, geo::MultiPolygon<f64>)],
+) -> Result<Option<Saved>> {
+    let now = stored_meta(tx, prepared.org, prepared.id).await?;
+    let still = match (&prepared.base, &now) {
+        (None, None) => true,
+        (Some(base), Some(meta)) => {
+            *base == meta.heads
+                && !(meta.seq == seq && matches!(prepared.write, Write::Append { .. }))
+        }
+        _ => false,
+    };
+    if !still {
+        return Ok(None);
     }
-    let id = doc.id()?.to_string();
-    let org_s = org.to_string();
-    let now = now_ms();
-    let stored = sqlx::query(
+    write(tx, prepared, seq, areas).await.map(Some)
+}
+
+async fn stored_meta(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    id: DocId,
+) -> Result<Option<StoredMeta>> {
+    let row = sqlx::query(
         "SELECT heads, seq, changes_bytes, length(snapshot) AS snapshot_len FROM documents \
          WHERE org_id = $1 AND id = $2",
     )
-    .bind(&org_s)
-    .bind(&id)
-    .fetch_optional(&mut *tx)
+    .bind(org.to_string())
+    .bind(id.to_string())
+    .fetch_optional(conn)
     .await?;
+    row.map(|row| {
+        Ok(StoredMeta {
+            heads: decode_heads(&row.try_get::<String, _>("heads")?)?,
+            seq: row.try_get("seq")?,
+            changes_bytes: row.try_get("changes_bytes")?,
+            snapshot_len: row.try_get("snapshot_len")?,
+        })
+    })
+    .transpose()
+}
 
-    let heads = doc.heads();
-    let outcome = match stored {
-        None => {
-            let snapshot = doc.save();
+async fn write(
+    tx: &mut AnyConnection,
+    prepared: &Prepared,
+    seq: i64,
+    areas: &[(String, geo::MultiPolygon<f64>)],
+) -> Result<Saved> {
+    let org_s = prepared.org.to_string();
+    let id = prepared.id.to_string();
+    let heads = encode_heads(&prepared.heads);
+    let now = now_ms();
+    let outcome = match &prepared.write {
+        Write::Nothing => return Ok(Saved::Unchanged),
+        Write::Create { snapshot } => {
             sqlx::query(
                 "INSERT INTO documents (org_id, id, kind, snapshot, snapshot_heads, heads, \
                  changes_bytes, seq, created_at, updated_at) \
@@ -254,85 +450,78 @@ pub async fn save(
             .bind(&org_s)
             .bind(&id)
             .bind(WORK_ORDER)
-            .bind(snapshot)
-            .bind(encode_heads(&heads))
+            .bind(snapshot.as_slice())
+            .bind(&heads)
             .bind(seq)
             .bind(now)
             .execute(&mut *tx)
             .await?;
             Saved::Created
         }
-        Some(row) => {
-            let stored_heads = decode_heads(&row.try_get::<String, _>("heads")?)?;
-            if !doc.has_all(&stored_heads) {
-                return Err(Error::Conflict(
-                    "the document changed since it was loaded; load it after begin_write".into(),
-                ));
-            }
-            let delta = doc.save_after(&stored_heads);
-            if delta.is_empty() {
-                return Ok(Saved::Unchanged);
-            }
-            let changes_bytes: i64 = row.try_get("changes_bytes")?;
-            let snapshot_len: i64 = row.try_get("snapshot_len")?;
-            let stored_seq: i64 = row.try_get("seq")?;
-            let grown = changes_bytes + delta.len() as i64;
-            // automerge-repo's rule: compact once the changes reach the snapshot's size. A second
-            // save in the same transaction (same seq) compacts too: one chunk per seq.
-            if grown >= snapshot_len || stored_seq == seq {
-                sqlx::query("DELETE FROM doc_changes WHERE org_id = $1 AND doc_id = $2")
-                    .bind(&org_s)
-                    .bind(&id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(
-                    "UPDATE documents SET snapshot = $3, snapshot_heads = $4, heads = $4, \
-                     changes_bytes = 0, seq = $5, updated_at = $6 WHERE org_id = $1 AND id = $2",
-                )
+        Write::Compact { snapshot } => {
+            sqlx::query("DELETE FROM doc_changes WHERE org_id = $1 AND doc_id = $2")
                 .bind(&org_s)
                 .bind(&id)
-                .bind(doc.save())
-                .bind(encode_heads(&heads))
-                .bind(seq)
-                .bind(now)
                 .execute(&mut *tx)
                 .await?;
-            } else {
-                sqlx::query(
-                    "INSERT INTO doc_changes (org_id, doc_id, seq, data) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(&org_s)
-                .bind(&id)
-                .bind(seq)
-                .bind(delta)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "UPDATE documents SET heads = $3, changes_bytes = $4, seq = $5, \
-                     updated_at = $6 WHERE org_id = $1 AND id = $2",
-                )
-                .bind(&org_s)
-                .bind(&id)
-                .bind(encode_heads(&heads))
-                .bind(grown)
-                .bind(seq)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            }
+            sqlx::query(
+                "UPDATE documents SET snapshot = $3, snapshot_heads = $4, heads = $4, \
+                 changes_bytes = 0, seq = $5, updated_at = $6 WHERE org_id = $1 AND id = $2",
+            )
+            .bind(&org_s)
+            .bind(&id)
+            .bind(snapshot.as_slice())
+            .bind(&heads)
+            .bind(seq)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            Saved::Updated
+        }
+        Write::Append {
+            delta,
+            changes_bytes,
+        } => {
+            sqlx::query(
+                "INSERT INTO doc_changes (org_id, doc_id, seq, data) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&org_s)
+            .bind(&id)
+            .bind(seq)
+            .bind(delta.as_slice())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE documents SET heads = $3, changes_bytes = $4, seq = $5, \
+                 updated_at = $6 WHERE org_id = $1 AND id = $2",
+            )
+            .bind(&org_s)
+            .bind(&id)
+            .bind(&heads)
+            .bind(changes_bytes)
+            .bind(seq)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
             Saved::Updated
         }
     };
-    project(tx, org, doc, seq).await?;
+    project(tx, prepared, seq, areas).await?;
     Ok(outcome)
 }
 
-/// Write the `work_orders` row of `doc`.
-async fn project(tx: &mut AnyConnection, org: OrgId, doc: &WorkOrderDoc, seq: i64) -> Result<()> {
-    let s = doc.summary()?;
-    let header = doc.header()?;
-    let areas = crate::territories::areas(tx, org).await?;
-    let territory = crate::territories::containing(&areas, s.lat, s.lon);
+/// Write the `work_orders` row of a prepared document.
+async fn project(
+    tx: &mut AnyConnection,
+    prepared: &Prepared,
+    seq: i64,
+    areas: &[(String, geo::MultiPolygon<f64>)],
+) -> Result<()> {
+    let Some(p) = &prepared.projection else {
+        return Ok(());
+    };
+    let s = &p.summary;
+    let territory = crate::territories::containing(areas, s.lat, s.lon);
     sqlx::query(
         "INSERT INTO work_orders (org_id, id, number, status, priority, priority_rank, \
          assignee_id, window_start, window_end, sla_due, customer_id, customer_name, \
@@ -351,9 +540,9 @@ async fn project(tx: &mut AnyConnection, org: OrgId, doc: &WorkOrderDoc, seq: i6
          open_flags = excluded.open_flags, updated_seq = excluded.updated_seq, \
          territory_id = excluded.territory_id",
     )
-    .bind(org.to_string())
+    .bind(prepared.org.to_string())
     .bind(s.id.to_string())
-    .bind(s.number)
+    .bind(&s.number)
     .bind(s.status.as_str().to_owned())
     .bind(s.priority.as_str())
     .bind(s.priority.rank())
@@ -361,15 +550,15 @@ async fn project(tx: &mut AnyConnection, org: OrgId, doc: &WorkOrderDoc, seq: i6
     .bind(s.window_start_ms)
     .bind(s.window_end_ms)
     .bind(s.sla_due_ms)
-    .bind(header.customer.id)
-    .bind(s.customer_name)
-    .bind(s.site_address)
+    .bind(&p.customer_id)
+    .bind(&s.customer_name)
+    .bind(&s.site_address)
     .bind(s.lat)
     .bind(s.lon)
-    .bind(s.asset_serial)
-    .bind(s.problem)
+    .bind(&s.asset_serial)
+    .bind(&s.problem)
     .bind(i64::from(s.open_flags))
-    .bind(header.created_at_ms)
+    .bind(p.created_at_ms)
     .bind(seq)
     .bind(territory)
     .execute(&mut *tx)

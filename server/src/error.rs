@@ -104,6 +104,9 @@ pub enum AppError {
     BadRequest { code: &'static str, message: String },
     /// 429 `rate_limited` with `Retry-After`.
     RateLimited { retry_after_secs: u64 },
+    /// 503 `busy` with `Retry-After`: the server is overloaded (no database connection came free
+    /// in time). Nothing was changed; the client retries later, a phone in the background.
+    Busy { retry_after_secs: u64 },
     /// 500 `internal`: logged in full (with the request id of the current span), answered
     /// generically.
     Internal(String),
@@ -120,6 +123,7 @@ impl AppError {
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -135,6 +139,7 @@ impl AppError {
             AppError::Json { code, .. } | AppError::BadRequest { code, .. } => code,
             AppError::Invalid(_) => "invalid_input",
             AppError::RateLimited { .. } => "rate_limited",
+            AppError::Busy { .. } => "busy",
             AppError::Internal(_) => "internal",
         }
     }
@@ -152,6 +157,9 @@ impl AppError {
             | AppError::BadRequest { message: m, .. } => m.clone(),
             AppError::RateLimited { retry_after_secs } => {
                 format!("too many failed attempts; retry in {retry_after_secs} s")
+            }
+            AppError::Busy { retry_after_secs } => {
+                format!("the server is busy; nothing was changed, retry in {retry_after_secs} s")
             }
             AppError::Internal(_) => {
                 "internal error; the x-request-id header identifies it in the logs".into()
@@ -172,7 +180,9 @@ impl IntoResponse for AppError {
             message: self.message(),
         };
         let mut response = (status, axum::Json(body)).into_response();
-        if let AppError::RateLimited { retry_after_secs } = self {
+        if let AppError::RateLimited { retry_after_secs } | AppError::Busy { retry_after_secs } =
+            self
+        {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
@@ -196,6 +206,12 @@ impl From<Error> for AppError {
                 message: m,
             },
             Error::Database(sqlx::Error::RowNotFound) => AppError::NotFound("record"),
+            Error::Database(sqlx::Error::PoolTimedOut) => {
+                tracing::warn!("no database connection came free in time: answering 503");
+                AppError::Busy {
+                    retry_after_secs: 1,
+                }
+            }
             other => AppError::Internal(other.to_string()),
         }
     }
@@ -280,5 +296,22 @@ where
                 message: QueryRejection::body_text(&rejection),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dry_pool_is_503_busy_with_retry_after_not_500() {
+        let response = AppError::from(Error::Database(sqlx::Error::PoolTimedOut)).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers().get(header::RETRY_AFTER),
+            Some(&HeaderValue::from(1u64))
+        );
+        let other = AppError::from(Error::Database(sqlx::Error::PoolClosed)).into_response();
+        assert_eq!(other.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -24,6 +24,9 @@ pub struct AppState {
     /// Bounds concurrent argon2 work (19 MiB and a core each): a burst of logins queues here
     /// instead of filling the blocking thread pool and the memory.
     password_permits: Arc<Semaphore>,
+    /// Bounds the sync requests merging pushes at once (CPU work, and documents in memory):
+    /// twice the cores, so one request loads while another merges.
+    merge_permits: Arc<Semaphore>,
 }
 
 impl AppState {
@@ -47,7 +50,18 @@ impl AppState {
             password_permits: Arc::new(Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
             )),
+            merge_permits: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+            )),
         })
+    }
+
+    /// A turn to merge a sync request's pushes (`sync::prepare`).
+    pub async fn merge_permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        self.merge_permits
+            .acquire()
+            .await
+            .map_err(|e| Error::Invalid(e.to_string()))
     }
 
     /// Run argon2 work (`auth::password`) off the async threads, a bounded number at a time.

@@ -671,3 +671,85 @@ fn catalog_and_van_stock_arrive_with_sync_and_the_van_counts_offline_use() {
     let idle = sync(&mut server, &p);
     assert!(idle.bytes_up + idle.bytes_down < 200, "{idle:?}");
 }
+
+/// `merge_push` says what a push touched, so the server posts parts consumption only for pushes
+/// that touched consumption lines, parts requests or the status.
+#[test]
+fn a_merged_push_reports_what_it_touched() {
+    use sync_core::protocol::server::merge_push;
+    use sync_core::protocol::wire::{DocPush, to_wire};
+    use sync_core::{ActorId, WorkOrderDoc};
+
+    let dispatcher = UserId::new();
+    let engineer = UserId::new();
+    let d = |ms| ctx(dispatcher, Role::Dispatcher, ms);
+    let mut server =
+        WorkOrderDoc::create(&ActorId::random(), &new_order(OrgId::new(), 1), &d(1_000)).unwrap();
+    server.assign(&d(1_100), Some(engineer)).unwrap();
+    server.set_status(&d(1_200), Status::Assigned).unwrap();
+    let mut phone = replica(&mut server);
+    let sender = Sender {
+        user: engineer,
+        role: Role::Engineer,
+    };
+    let system = ctx(UserId::new(), Role::System, 9_000);
+    let e = |ms| ctx(engineer, Role::Engineer, ms);
+    let push = |server: &mut WorkOrderDoc, phone: &mut WorkOrderDoc| {
+        let base = server.heads();
+        let push = DocPush {
+            id: phone.id().unwrap(),
+            base: to_wire(&base),
+            heads: to_wire(&phone.heads()),
+            changes: phone.save_after(&base),
+        };
+        let out = merge_push(
+            Some(server.clone()),
+            &push,
+            sender,
+            &ActorId::random(),
+            &system,
+        );
+        assert!(
+            out.ack.error.is_none() && out.ack.refusals.is_empty(),
+            "{:?}",
+            out.ack
+        );
+        *server = out.doc.expect("merged");
+        out.touched
+    };
+
+    // A new visit brings its (empty) parts list: that counts as touching consumption.
+    let v = phone.start_visit(&e(2_000)).unwrap();
+    let touched = push(&mut server, &mut phone);
+    assert!(touched.inventory(), "{touched:?}");
+
+    phone
+        .set_notes(&e(2_100), &v, "Relay chatter at start")
+        .unwrap();
+    let touched = push(&mut server, &mut phone);
+    assert!(touched.under(&["visits", "*", "report"]));
+    assert!(
+        !touched.inventory(),
+        "notes do not concern the parts ledger: {touched:?}"
+    );
+
+    let line = NewConsumption {
+        sku: "RELAY-24V".into(),
+        qty: 1,
+        serial: None,
+        replaced_serial: None,
+    };
+    phone.consume_part(&e(3_000), &v, &line).unwrap();
+    let touched = push(&mut server, &mut phone);
+    assert!(
+        touched.inventory(),
+        "a consumption line is for the ledger: {touched:?}"
+    );
+
+    phone.set_status(&e(4_000), Status::EnRoute).unwrap();
+    let touched = push(&mut server, &mut phone);
+    assert!(
+        touched.inventory(),
+        "a status change may release reservations: {touched:?}"
+    );
+}

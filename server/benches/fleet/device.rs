@@ -306,9 +306,12 @@ impl SimDevice {
     }
 }
 
+/// The parts the phones consume (setup.rs puts them in the catalog and the vans).
+pub const PART_SKUS: [&str; 3] = ["FILTER-20", "BELT-A42", "RELAY-24V"];
+
 fn part(n: u32) -> NewConsumption {
     NewConsumption {
-        sku: ["FILTER-20", "BELT-A42", "RELAY-24V"][n as usize % 3].into(),
+        sku: PART_SKUS[n as usize % PART_SKUS.len()].into(),
         qty: 1,
         serial: None,
         replaced_serial: None,

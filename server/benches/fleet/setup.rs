@@ -9,12 +9,17 @@
 //! the server library's own functions (`accounts::create_user`, `accounts::register_device`,
 //! `WorkOrderDoc` + `docstore::save`), in batches, before the server starts.
 
-use super::device::Conn;
+use super::device::{Conn, PART_SKUS};
 use hyper::Method;
 use lastmile_server::Db;
 use lastmile_server::accounts::{self, NewUser};
 use lastmile_server::auth::password::{self, TokenKind};
 use lastmile_server::docstore::{self, DocStore};
+use lastmile_server::inventory::Actor;
+use lastmile_server::inventory::catalog::{self, NewPart};
+use lastmile_server::inventory::ledger::Writer;
+use lastmile_server::inventory::locations;
+use lastmile_server::inventory::operations::{self, AdjustLine, Adjustment};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -355,6 +360,57 @@ pub async fn seed_engineers(
             users.push(user);
         }
         tx.commit().await.expect("commit users");
+    }
+
+    // The parts the phones consume (`device::part`), in the catalog and 1,000 of each in every
+    // van: an end of day posts cleanly, as in real life, rather than opening an unknown-SKU
+    // discrepancy per line.
+    for chunk in users.chunks(1_000) {
+        let mut tx = db.begin().await.expect("begin");
+        let mut w = Writer::begin(&mut tx, org, Actor::system())
+            .await
+            .expect("ledger writer");
+        for sku in PART_SKUS {
+            if catalog::get(&mut tx, org, sku)
+                .await
+                .expect("catalog")
+                .is_none()
+            {
+                let part = NewPart {
+                    sku: sku.into(),
+                    name: format!("Part {sku}"),
+                    unit: "pcs".into(),
+                    unit_cost_minor: 1_000,
+                    ..NewPart::default()
+                };
+                catalog::create(&mut tx, org, w.seq, &part)
+                    .await
+                    .expect("catalog part");
+            }
+        }
+        for user in chunk {
+            let van = locations::ensure_van(&mut tx, org, *user)
+                .await
+                .expect("van")
+                .expect("an engineer has a van");
+            let count = Adjustment {
+                location: van.id,
+                reason: "bench stock".into(),
+                note: String::new(),
+                lines: PART_SKUS
+                    .iter()
+                    .map(|sku| AdjustLine {
+                        sku: (*sku).into(),
+                        counted: Some(1_000),
+                        ..AdjustLine::default()
+                    })
+                    .collect(),
+            };
+            operations::adjust(&mut tx, &mut w, &count)
+                .await
+                .expect("stock the van");
+        }
+        tx.commit().await.expect("commit stock");
     }
 
     // Phones: one transaction each (that is the library function), a few at a time.

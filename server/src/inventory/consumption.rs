@@ -24,8 +24,33 @@ use super::locations::{self, Location};
 use super::{Actor, Condition, Kind, Result};
 use sqlx::{AnyConnection, Row};
 use std::collections::HashSet;
-use sync_core::workorder::{ConsumptionLine, WorkOrder};
-use sync_core::{OrgId, UserId, VisitId, WorkOrderDoc};
+use sync_core::workorder::{ConsumptionLine, Header, PartsRequest};
+use sync_core::{DocId, OrgId, UserId, VisitId, WorkOrderDoc};
+
+/// What the parts ledger reads from a work order: its consumption lines, parts requests,
+/// status and site. Reading it is CPU work on the document, so the sync endpoint does it before
+/// it takes the write lock; [`post`] is then only SQL.
+#[derive(Clone, Debug)]
+pub struct OrderParts {
+    id: DocId,
+    terminal: bool,
+    site: Site,
+    lines: Vec<(VisitId, ConsumptionLine)>,
+    requests: Vec<PartsRequest>,
+}
+
+impl OrderParts {
+    /// Read what the ledger needs from `doc` (not the event log nor the rest of the visits).
+    pub fn read(doc: &WorkOrderDoc) -> sync_core::Result<OrderParts> {
+        Ok(OrderParts {
+            id: doc.id()?,
+            terminal: doc.status().is_terminal(),
+            site: Site::of(&doc.header()?),
+            lines: doc.consumption_lines(),
+            requests: doc.parts_requests(),
+        })
+    }
+}
 
 /// Post every consumption line of `doc` that is not posted yet, and project its parts requests.
 /// `seq` is the transaction's change sequence number (from `docstore::begin_write`, which the
@@ -37,22 +62,31 @@ pub async fn post_consumption(
     doc: &WorkOrderDoc,
     seq: i64,
 ) -> crate::Result<Vec<InventoryEvent>> {
-    let mut w = Writer::resume(org, seq, Actor::system());
-    post_document(tx, &mut w, doc).await?;
-    Ok(w.events)
-}
-
-async fn post_document(tx: &mut AnyConnection, w: &mut Writer, doc: &WorkOrderDoc) -> Result<()> {
-    let order = match doc.read() {
-        Ok(o) => o,
+    match OrderParts::read(doc) {
+        Ok(parts) => post(tx, org, &parts, seq).await,
         Err(e) => {
             // A document the server stored but cannot read has nothing it can post; the sync
             // goes on, and the next change of the document tries again.
             tracing::error!(error = %e, "cannot read a work order to post its consumption");
-            return Ok(());
+            Ok(Vec::new())
         }
-    };
-    super::requests::project(tx, w, &order).await?;
+    }
+}
+
+/// [`post_consumption`] of what was read from the document beforehand.
+pub async fn post(
+    tx: &mut AnyConnection,
+    org: OrgId,
+    parts: &OrderParts,
+    seq: i64,
+) -> crate::Result<Vec<InventoryEvent>> {
+    let mut w = Writer::resume(org, seq, Actor::system());
+    post_document(tx, &mut w, parts).await?;
+    Ok(w.events)
+}
+
+async fn post_document(tx: &mut AnyConnection, w: &mut Writer, order: &OrderParts) -> Result<()> {
+    super::requests::project(tx, w, order.id, &order.requests).await?;
     let wo = order.id.to_string();
     let done: HashSet<String> = sqlx::query_scalar(
         "SELECT line_id FROM posted_lines WHERE org_id = $1 AND work_order_id = $2",
@@ -64,9 +98,9 @@ async fn post_document(tx: &mut AnyConnection, w: &mut Writer, doc: &WorkOrderDo
     .into_iter()
     .collect();
     let mut new: Vec<(VisitId, &ConsumptionLine)> = order
-        .visits
+        .lines
         .iter()
-        .flat_map(|v| v.parts.iter().map(move |l| (v.id, l)))
+        .map(|(v, l)| (*v, l))
         .filter(|(_, l)| !done.contains(&l.id.to_string()))
         .collect();
     // Lines before the void lines that cancel them; then in causal order.
@@ -74,9 +108,9 @@ async fn post_document(tx: &mut AnyConnection, w: &mut Writer, doc: &WorkOrderDo
         (a.voids.is_some(), a.hlc, a.id).cmp(&(b.voids.is_some(), b.hlc, b.id))
     });
     for (visit, line) in new {
-        post_line(tx, w, &order, visit, line).await?;
+        post_line(tx, w, order, visit, line).await?;
     }
-    if order.status.is_terminal() {
+    if order.terminal {
         // The order's reservations end with it (its projection row is already written).
         super::reservations::sweep(tx, w).await?;
     }
@@ -93,7 +127,7 @@ enum Outcome {
 async fn post_line(
     tx: &mut AnyConnection,
     w: &mut Writer,
-    order: &WorkOrder,
+    order: &OrderParts,
     visit: VisitId,
     line: &ConsumptionLine,
 ) -> Result<()> {
@@ -155,8 +189,7 @@ async fn post_line(
                     Outcome::Held(why)
                 }
                 Some(van) => {
-                    let site = Site::of(order);
-                    consume(tx, w, &part, &van, line, &line_id, &wo, &site).await?;
+                    consume(tx, w, &part, &van, line, &line_id, &wo, &order.site).await?;
                     Outcome::Posted(van.id)
                 }
             },
@@ -182,20 +215,21 @@ async fn post_line(
 }
 
 /// Where the order's parts go: its customer and asset.
+#[derive(Clone, Debug)]
 struct Site {
     customer_id: Option<String>,
     asset_id: Option<String>,
 }
 
 impl Site {
-    fn of(order: &WorkOrder) -> Site {
-        let asset = &order.header.asset;
+    fn of(header: &Header) -> Site {
+        let asset = &header.asset;
         let asset_id = [&asset.id, &asset.serial]
             .into_iter()
             .find(|s| !s.trim().is_empty())
             .cloned();
         Site {
-            customer_id: Some(order.header.customer.id.clone()).filter(|c| !c.is_empty()),
+            customer_id: Some(header.customer.id.clone()).filter(|c| !c.is_empty()),
             asset_id,
         }
     }

@@ -37,7 +37,7 @@ pub mod reservations;
 pub mod serials;
 pub mod usage;
 
-pub use consumption::post_consumption;
+pub use consumption::{OrderParts, post, post_consumption};
 pub use events::InventoryEvent;
 pub use reference::reference_for_device;
 

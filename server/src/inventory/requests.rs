@@ -15,7 +15,7 @@ use crate::state::AppState;
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
-use sync_core::workorder::WorkOrder;
+use sync_core::workorder::PartsRequest as DocRequest;
 use sync_core::{DocId, LineId, OrgId, Role, UserId};
 use utoipa::ToSchema;
 
@@ -77,8 +77,13 @@ fn status_of(qty: i64, approved: Option<i64>) -> &'static str {
 }
 
 /// Project the parts requests of a stored document (inside its write transaction).
-pub async fn project(tx: &mut AnyConnection, w: &Writer, order: &WorkOrder) -> Result<()> {
-    for r in &order.parts_requests {
+pub async fn project(
+    tx: &mut AnyConnection,
+    w: &Writer,
+    order: DocId,
+    requests: &[DocRequest],
+) -> Result<()> {
+    for r in requests {
         let approved = r.decision.as_ref().map(|d| d.approved_qty);
         sqlx::query(
             "INSERT INTO parts_requests (org_id, id, work_order_id, sku, qty, note, requested_by, \
@@ -91,7 +96,7 @@ pub async fn project(tx: &mut AnyConnection, w: &Writer, order: &WorkOrder) -> R
         )
         .bind(w.org.to_string())
         .bind(r.id.to_string())
-        .bind(order.id.to_string())
+        .bind(order.to_string())
         .bind(&r.sku)
         .bind(r.qty)
         .bind(&r.note)

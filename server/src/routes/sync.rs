@@ -36,7 +36,8 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     responses(
         (status = 200, description = "SyncResponse bytes", content_type = "application/octet-stream"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 503, description = "Busy: nothing changed; retry after `Retry-After` seconds", body = ErrorBody)))]
 async fn sync_batch(
     State(state): State<AppState>,
     device: DeviceCaller,

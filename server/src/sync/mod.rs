@@ -2,19 +2,34 @@
 //! around the server database. The same steps run in `sync_core::protocol::memory::MemoryServer`,
 //! the reference the property tests exercise; this module only adds storage.
 //!
-//! One request is one database transaction, started with [`docstore::begin_write`] (which
-//! serialises writers and gives the transaction its change sequence): device state, merged
-//! documents, projections and the pending heads of the response commit together or not at all,
-//! so a request cut off at any byte, or a server killed at any instant, changes nothing twice.
+//! A request runs in two phases (docs/server.md, "The sync endpoint under load"):
+//!
+//! 1. **Prepare, without the write lock** ([`prepare`]): load each pushed document, merge the
+//!    push, check authority and conflicts, and compute everything its save writes (the change
+//!    chunk or snapshot, the projection row, what the parts ledger must post). This is nearly all
+//!    the CPU work of a sync; it runs on the blocking pool, a bounded number of requests at a
+//!    time, in parallel with other requests and with the writer.
+//! 2. **Write, under the lock**: one database transaction, started with
+//!    [`docstore::begin_write`] (which serialises writers and gives the transaction its change
+//!    sequence). Each prepared document is written if the stored copy is still the one it was
+//!    merged into (same heads); if another write got in between, that push is merged again here,
+//!    under the lock, as a request without phase 1 would. Device state, documents, projections,
+//!    ledger postings and the pending heads of the response commit together or not at all, so a
+//!    request cut off at any byte, or a server killed at any instant, changes nothing twice.
+//!
+//! An idle sync (nothing pushed, nothing to pull, acknowledge or evict) writes nothing at all
+//! ([`idle`]): the fleet's every-30-seconds syncs never queue for the lock.
 
 pub mod feed;
+mod prepare;
 
 use crate::docstore;
 use crate::error::{Error, Result};
 use crate::state::AppState;
+use prepare::PreparedPush;
 use sqlx::AnyConnection;
 use sync_core::protocol::server::{self as half, PullCandidate};
-use sync_core::protocol::wire::{self, AckError, DocAck, SyncResponse, from_wire};
+use sync_core::protocol::wire::{self, AckError, DocAck, SyncRequest, SyncResponse, from_wire};
 use sync_core::rules::authority::Sender;
 use sync_core::{DocId, OrgId, Role, UserId};
 
@@ -34,6 +49,8 @@ pub struct Outcome {
     pub sent: usize,
     /// Engineers whose scope may have changed (assignees before and after each merge).
     pub touched: Vec<UserId>,
+    /// Pushes merged again under the lock because another write got in between.
+    pub remerged: usize,
 }
 
 /// Answer one sync request. Malformed or wrong-version requests are [`Error::Protocol`] and
@@ -43,16 +60,42 @@ pub async fn handle(state: &AppState, device: &Device, request: &[u8]) -> Result
     let limits = wire::Limits::default();
     let req = wire::decode_request(request, &limits).map_err(|e| Error::Protocol(e.to_string()))?;
     tracing::Span::current().record("pushes", req.pushes.len());
-    let sender = Sender {
-        user: device.user,
-        role: Role::Engineer,
-    };
+    if req.pushes.is_empty()
+        && req.evicted.is_empty()
+        && let Some(out) = idle(state, device, &req, &limits).await?
+    {
+        return Ok(out);
+    }
+    let prepared = prepare::pushes(state, device, &req).await?;
+
+    let _turn = state.db.writer_turn().await;
+    let mut tx = state.db.begin().await?;
+    let seq = docstore::begin_write(&mut tx).await?;
+    let out = write(state, device, &req, prepared, &limits, &mut tx, seq).await?;
+    if out.merged > 0 {
+        feed::notify_in_tx(&mut tx, state.db.backend(), device.org, &out.touched).await?;
+    }
+    tx.commit().await?;
+    if out.merged > 0 {
+        state.docs.feed().notify_local(device.org, &out.touched);
+    }
+    Ok(out)
+}
+
+/// Phase 2: everything the request writes, in the write transaction `tx` with change sequence
+/// number `seq`.
+async fn write(
+    state: &AppState,
+    device: &Device,
+    req: &SyncRequest,
+    prepared: Vec<Option<PreparedPush>>,
+    limits: &wire::Limits,
+    tx: &mut AnyConnection,
+    seq: i64,
+) -> Result<Outcome> {
     let org = device.org;
     let org_s = org.to_string();
     let dev = device.device_id.as_str();
-
-    let mut tx = state.db.begin().await?;
-    let seq = docstore::begin_write(&mut tx).await?;
     let now = crate::now_ms();
 
     // The response token, and what the device says it applied.
@@ -98,46 +141,35 @@ pub async fn handle(state: &AppState, device: &Device, request: &[u8]) -> Result
     let mut out = Outcome::default();
     let mut acks: Vec<DocAck> = Vec::with_capacity(req.pushes.len());
     let mut pushed: Vec<DocId> = Vec::with_capacity(req.pushes.len());
-    for push in &req.pushes {
-        let stored = docstore::load(&mut tx, state.docs.actor(), org, push.id).await?;
-        let known = device_doc(&mut tx, &org_s, dev, push.id).await?.is_some();
-        let in_scope = stored
-            .as_ref()
-            .is_some_and(|d| half::in_engineer_scope(d, device.user));
-        if !half::may_push(stored.as_ref(), sender, org, in_scope, known) {
-            acks.push(refused(push.id, AckError::NotAllowed));
-            continue;
-        }
-        let before_assignee = stored.as_ref().and_then(|d| d.dispatch().ok()?.assignee);
-        let ctx = state
-            .docs
-            .edit_context(UserId(uuid::Uuid::nil()), Role::System);
-        let merged = half::merge_push(stored, push, sender, state.docs.actor(), &ctx);
-        let ack = merged.ack;
-        match (merged.doc, merged.changed, ack.error) {
-            (Some(mut doc), true, None) => {
-                docstore::save(&mut tx, org, &mut doc, seq).await?;
-                crate::inventory::post_consumption(&mut tx, org, &doc, seq).await?;
-                out.merged += 1;
-                out.touched.extend(before_assignee);
-                out.touched
-                    .extend(doc.dispatch().ok().and_then(|d| d.assignee));
-                set_device_doc(
-                    &mut tx,
-                    &org_s,
-                    dev,
-                    push.id,
-                    &from_wire(&push.heads),
-                    Some((&from_wire(&ack.heads), token)),
-                )
-                .await?;
+    // Territories, for the projection of what is written: read once, under the lock.
+    let mut areas = None;
+    for (push, prep) in req.pushes.iter().zip(prepared) {
+        let areas = match &areas {
+            Some(a) => a,
+            None => areas.insert(crate::territories::areas(tx, org).await?),
+        };
+        let ack = match prep {
+            Some(prep) => {
+                match prepare::write_one(tx, device, push, &prep, token, seq, areas).await? {
+                    Some(merged) => {
+                        if merged {
+                            out.merged += 1;
+                            out.touched.extend(prep.touched_users.iter().copied());
+                        }
+                        Some(prep.ack)
+                    }
+                    None => None,
+                }
             }
-            (_, _, None) => {
-                set_device_doc(&mut tx, &org_s, dev, push.id, &from_wire(&push.heads), None)
-                    .await?;
+            None => None,
+        };
+        let ack = match ack {
+            Some(ack) => ack,
+            None => {
+                out.remerged += 1;
+                merge_locked(state, device, push, token, seq, tx, &mut out).await?
             }
-            (_, _, Some(_)) => {}
-        }
+        };
         if ack.error.is_none() {
             pushed.push(push.id);
         }
@@ -145,33 +177,7 @@ pub async fn handle(state: &AppState, device: &Device, request: &[u8]) -> Result
     }
 
     // Pulls: the device's scope, changed since its cursor or unknown to it.
-    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
-        "SELECT d.id, d.seq, length(d.snapshot) + d.changes_bytes, \
-                CASE WHEN r.doc_id IS NULL THEN 0 ELSE 1 END \
-         FROM work_orders w \
-         JOIN documents d ON d.org_id = w.org_id AND d.id = w.id \
-         LEFT JOIN sync_device_docs r \
-                ON r.org_id = w.org_id AND r.device_id = $3 AND r.doc_id = w.id \
-         WHERE w.org_id = $1 AND w.assignee_id = $2 AND w.status <> 'closed' \
-           AND (d.seq > $4 OR r.doc_id IS NULL)",
-    )
-    .bind(&org_s)
-    .bind(device.user.to_string())
-    .bind(dev)
-    .bind(req.cursor as i64)
-    .fetch_all(&mut *tx)
-    .await?;
-    let candidates = rows
-        .into_iter()
-        .filter_map(|(id, seq, size, known)| {
-            Some(PullCandidate {
-                id: id.parse().ok()?,
-                seq: u64::try_from(seq).ok()?,
-                size: u64::try_from(size).unwrap_or(0),
-                known_to_device: known == 1,
-            })
-        })
-        .collect();
+    let candidates = pull_candidates(tx, device, req.cursor).await?;
     let plan = half::plan_pulls(
         candidates,
         req.cursor,
@@ -182,15 +188,13 @@ pub async fn handle(state: &AppState, device: &Device, request: &[u8]) -> Result
     );
     let mut pulls = Vec::with_capacity(plan.send.len());
     for id in &plan.send {
-        let Some(mut doc) = docstore::load(&mut tx, state.docs.actor(), org, *id).await? else {
+        let Some(mut doc) = docstore::load(tx, state.docs.actor(), org, *id).await? else {
             continue;
         };
-        let acked = device_doc(&mut tx, &org_s, dev, *id)
-            .await?
-            .unwrap_or_default();
+        let acked = device_doc(tx, &org_s, dev, *id).await?.unwrap_or_default();
         let pull = half::pull_for(&mut doc, &acked).map_err(|e| Error::Invalid(e.to_string()))?;
         set_device_doc(
-            &mut tx,
+            tx,
             &org_s,
             dev,
             *id,
@@ -203,25 +207,11 @@ pub async fn handle(state: &AppState, device: &Device, request: &[u8]) -> Result
     tracing::Span::current().record("pulls", pulls.len());
     out.sent = pulls.len();
 
-    // Documents the device holds that left its scope.
-    let evict: Vec<String> = sqlx::query_scalar(
-        "SELECT r.doc_id FROM sync_device_docs r \
-         LEFT JOIN work_orders w ON w.org_id = r.org_id AND w.id = r.doc_id \
-         WHERE r.org_id = $1 AND r.device_id = $2 \
-           AND (w.id IS NULL OR w.assignee_id IS NULL OR w.assignee_id <> $3 \
-                OR w.status = 'closed')",
-    )
-    .bind(&org_s)
-    .bind(dev)
-    .bind(device.user.to_string())
-    .fetch_all(&mut *tx)
-    .await?;
-
+    let evict = evictions(tx, device).await?;
     // Reference data (catalog, the van's stock) changed since the device's version, read after
     // this request's merges and postings so the van already counts what was just synced.
     let reference =
-        crate::inventory::reference_for_device(&mut tx, org, device.user, req.reference_version)
-            .await?;
+        crate::inventory::reference_for_device(tx, org, device.user, req.reference_version).await?;
 
     let resp = SyncResponse {
         cursor: plan.cursor,
@@ -229,20 +219,214 @@ pub async fn handle(state: &AppState, device: &Device, request: &[u8]) -> Result
         more: plan.more,
         acks,
         pulls,
-        evict: evict.iter().filter_map(|s| s.parse().ok()).collect(),
+        evict,
         remaining_docs: plan.remaining_docs,
         remaining_bytes: plan.remaining_bytes,
         reference,
     };
     out.response = wire::encode_response(&resp).map_err(|e| Error::Invalid(e.to_string()))?;
-    if out.merged > 0 {
-        feed::notify_in_tx(&mut tx, state.db.backend(), org, &out.touched).await?;
-    }
-    tx.commit().await?;
-    if out.merged > 0 {
-        state.docs.feed().notify_local(org, &out.touched);
-    }
     Ok(out)
+}
+
+/// Merge one push under the lock, from the stored document as it is now: for pushes phase 1
+/// could not prepare, or whose document another write changed since.
+async fn merge_locked(
+    state: &AppState,
+    device: &Device,
+    push: &wire::DocPush,
+    token: i64,
+    seq: i64,
+    tx: &mut AnyConnection,
+    out: &mut Outcome,
+) -> Result<DocAck> {
+    let org = device.org;
+    let org_s = org.to_string();
+    let dev = device.device_id.as_str();
+    let sender = Sender {
+        user: device.user,
+        role: Role::Engineer,
+    };
+    let stored = docstore::load(tx, state.docs.actor(), org, push.id).await?;
+    let known = device_doc(tx, &org_s, dev, push.id).await?.is_some();
+    let in_scope = stored
+        .as_ref()
+        .is_some_and(|d| half::in_engineer_scope(d, device.user));
+    if !half::may_push(stored.as_ref(), sender, org, in_scope, known) {
+        return Ok(refused(push.id, AckError::NotAllowed));
+    }
+    let before_assignee = stored.as_ref().and_then(|d| d.dispatch().ok()?.assignee);
+    let ctx = state
+        .docs
+        .edit_context(UserId(uuid::Uuid::nil()), Role::System);
+    let merged = half::merge_push(stored, push, sender, state.docs.actor(), &ctx);
+    let ack = merged.ack;
+    match (merged.doc, merged.changed, ack.error) {
+        (Some(mut doc), true, None) => {
+            docstore::save(tx, org, &mut doc, seq).await?;
+            if merged.touched.inventory() {
+                crate::inventory::post_consumption(tx, org, &doc, seq).await?;
+            }
+            out.merged += 1;
+            out.touched.extend(before_assignee);
+            out.touched
+                .extend(doc.dispatch().ok().and_then(|d| d.assignee));
+            set_device_doc(
+                tx,
+                &org_s,
+                dev,
+                push.id,
+                &from_wire(&push.heads),
+                Some((&from_wire(&ack.heads), token)),
+            )
+            .await?;
+        }
+        (_, _, None) => {
+            set_device_doc(tx, &org_s, dev, push.id, &from_wire(&push.heads), None).await?;
+        }
+        (_, _, Some(_)) => {}
+    }
+    Ok(ack)
+}
+
+/// An idle sync answered from reads alone, or `None` if it has anything to write: pulls,
+/// pending heads to acknowledge or clear, evictions, or it is the device's first sync. Its
+/// response repeats the device's current token (nothing new is pending under it) and moves the
+/// cursor to the change sequence read *before* the scope, so a write committed in between is
+/// seen by the next sync. `last_sync_at` is refreshed at most every five minutes.
+async fn idle(
+    state: &AppState,
+    device: &Device,
+    req: &SyncRequest,
+    limits: &wire::Limits,
+) -> Result<Option<Outcome>> {
+    const LAST_SYNC_GRANULARITY_MS: i64 = 5 * 60 * 1000;
+    let mut conn = state.db.pool().acquire().await?;
+    let org_s = device.org.to_string();
+    let dev = device.device_id.as_str();
+    let seq = docstore::current_seq(&mut conn).await?;
+    let known: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT token, last_sync_at FROM sync_devices WHERE org_id = $1 AND device_id = $2",
+    )
+    .bind(&org_s)
+    .bind(dev)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((token, last_sync_at)) = known else {
+        return Ok(None);
+    };
+    let pending: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM sync_device_docs WHERE org_id = $1 AND device_id = $2 \
+         AND pending_token IS NOT NULL LIMIT 1",
+    )
+    .bind(&org_s)
+    .bind(dev)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if pending.is_some()
+        || !pull_candidates(&mut conn, device, req.cursor)
+            .await?
+            .is_empty()
+    {
+        return Ok(None);
+    }
+    let evict = evictions(&mut conn, device).await?;
+    if !evict.is_empty() {
+        return Ok(None);
+    }
+    let plan = half::plan_pulls(
+        Vec::new(),
+        req.cursor,
+        u64::try_from(seq).unwrap_or(0),
+        &[],
+        limits.page_bytes,
+        limits.max_docs,
+    );
+    let reference = crate::inventory::reference_for_device(
+        &mut conn,
+        device.org,
+        device.user,
+        req.reference_version,
+    )
+    .await?;
+    let now = crate::now_ms();
+    if now - last_sync_at >= LAST_SYNC_GRANULARITY_MS {
+        sqlx::query(
+            "UPDATE sync_devices SET last_sync_at = $3 WHERE org_id = $1 AND device_id = $2 \
+             AND last_sync_at < $3",
+        )
+        .bind(&org_s)
+        .bind(dev)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let resp = SyncResponse {
+        cursor: plan.cursor,
+        token: token as u64,
+        more: false,
+        acks: Vec::new(),
+        pulls: Vec::new(),
+        evict: Vec::new(),
+        remaining_docs: 0,
+        remaining_bytes: 0,
+        reference,
+    };
+    Ok(Some(Outcome {
+        response: wire::encode_response(&resp).map_err(|e| Error::Invalid(e.to_string()))?,
+        ..Outcome::default()
+    }))
+}
+
+/// The device's scope that changed since `cursor` or that it does not hold yet.
+async fn pull_candidates(
+    conn: &mut AnyConnection,
+    device: &Device,
+    cursor: u64,
+) -> Result<Vec<PullCandidate>> {
+    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT d.id, d.seq, length(d.snapshot) + d.changes_bytes, \
+                CASE WHEN r.doc_id IS NULL THEN 0 ELSE 1 END \
+         FROM work_orders w \
+         JOIN documents d ON d.org_id = w.org_id AND d.id = w.id \
+         LEFT JOIN sync_device_docs r \
+                ON r.org_id = w.org_id AND r.device_id = $3 AND r.doc_id = w.id \
+         WHERE w.org_id = $1 AND w.assignee_id = $2 AND w.status <> 'closed' \
+           AND (d.seq > $4 OR r.doc_id IS NULL)",
+    )
+    .bind(device.org.to_string())
+    .bind(device.user.to_string())
+    .bind(&device.device_id)
+    .bind(cursor as i64)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, seq, size, known)| {
+            Some(PullCandidate {
+                id: id.parse().ok()?,
+                seq: u64::try_from(seq).ok()?,
+                size: u64::try_from(size).unwrap_or(0),
+                known_to_device: known == 1,
+            })
+        })
+        .collect())
+}
+
+/// Documents the device holds that left its scope.
+async fn evictions(conn: &mut AnyConnection, device: &Device) -> Result<Vec<DocId>> {
+    let evict: Vec<String> = sqlx::query_scalar(
+        "SELECT r.doc_id FROM sync_device_docs r \
+         LEFT JOIN work_orders w ON w.org_id = r.org_id AND w.id = r.doc_id \
+         WHERE r.org_id = $1 AND r.device_id = $2 \
+           AND (w.id IS NULL OR w.assignee_id IS NULL OR w.assignee_id <> $3 \
+                OR w.status = 'closed')",
+    )
+    .bind(device.org.to_string())
+    .bind(&device.device_id)
+    .bind(device.user.to_string())
+    .fetch_all(conn)
+    .await?;
+    Ok(evict.iter().filter_map(|s| s.parse().ok()).collect())
 }
 
 fn refused(id: DocId, error: AckError) -> DocAck {
@@ -257,7 +441,7 @@ fn refused(id: DocId, error: AckError) -> DocAck {
 }
 
 /// The heads the server knows `device` has of `doc`, if it has the document at all.
-async fn device_doc(
+pub(crate) async fn device_doc(
     conn: &mut AnyConnection,
     org: &str,
     device: &str,
@@ -274,7 +458,7 @@ async fn device_doc(
     heads.map(|h| docstore::decode_heads(&h)).transpose()
 }
 
-async fn set_device_doc(
+pub(crate) async fn set_device_doc(
     conn: &mut AnyConnection,
     org: &str,
     device: &str,

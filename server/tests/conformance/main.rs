@@ -9,4 +9,5 @@ mod api;
 mod auth;
 mod store;
 mod suggestions;
+mod sync;
 mod territories;

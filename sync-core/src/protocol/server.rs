@@ -12,7 +12,7 @@
 //! 4. Record what was sent as pending under a new response token; [`super::encode_response`].
 
 use super::wire::{AckError, DocAck, DocPull, DocPush, from_wire, to_wire};
-use crate::rules::authority::{self, Sender};
+use crate::rules::authority::{self, Sender, Touched};
 use crate::rules::conflicts;
 use crate::workorder::{EditContext, Role, WorkOrderDoc};
 use crate::{ActorId, DocId, Error, OrgId, Result};
@@ -20,10 +20,15 @@ use automerge::ChangeHash;
 
 /// The result of merging one pushed document.
 pub struct MergeOutcome {
-    /// The merged document, to store (`None` if nothing could be merged).
+    /// The merged document, to store (`None` if nothing could be merged: a refused push drops
+    /// the document it was merging into, which may hold part of the push; the stored copy is
+    /// unchanged).
     pub doc: Option<WorkOrderDoc>,
     /// Whether the stored document changed (then store it and bump its sequence).
     pub changed: bool,
+    /// What the push touched (everything, for a new document): lets the caller skip work such
+    /// as posting parts consumption when the push did not touch it.
+    pub touched: Touched,
     pub ack: DocAck,
 }
 
@@ -54,9 +59,10 @@ pub fn merge_push(
     server_actor: &ActorId,
     ctx: &EditContext,
 ) -> MergeOutcome {
-    let refuse = |error: AckError, doc: Option<WorkOrderDoc>| MergeOutcome {
-        doc,
+    let refuse = |error: AckError| MergeOutcome {
+        doc: None,
         changed: false,
+        touched: Touched::nothing(),
         ack: DocAck {
             id: push.id,
             error: Some(error),
@@ -67,7 +73,7 @@ pub fn merge_push(
         },
     };
     let Ok(changes) = crate::workorder::parse_changes(&push.changes) else {
-        return refuse(AckError::Malformed, stored);
+        return refuse(AckError::Malformed);
     };
     let is_new = stored.is_none();
     let mut doc = match stored {
@@ -75,34 +81,37 @@ pub fn merge_push(
         None => match WorkOrderDoc::from_changes(changes.clone(), server_actor) {
             Ok(d) => d,
             Err(Error::InvalidDocument(_)) if !push.base.is_empty() => {
-                return refuse(AckError::MissingBase, None);
+                return refuse(AckError::MissingBase);
             }
-            Err(_) => return refuse(AckError::Malformed, None),
+            Err(_) => return refuse(AckError::Malformed),
         },
     };
     if !is_new && doc.id().ok() != Some(push.id) {
-        return refuse(AckError::NotAllowed, Some(doc));
+        return refuse(AckError::NotAllowed);
     }
     if is_new && doc.id().ok() != Some(push.id) {
-        return refuse(AckError::Malformed, None);
+        return refuse(AckError::Malformed);
     }
     let before = if is_new { Vec::new() } else { doc.heads() };
-    let snapshot = doc.clone();
     if !is_new {
         match doc.apply_parsed(changes) {
             Ok(()) => {}
-            Err(Error::InvalidDocument(_)) => return refuse(AckError::MissingBase, Some(snapshot)),
-            Err(_) => return refuse(AckError::Malformed, Some(snapshot)),
+            Err(Error::InvalidDocument(_)) => return refuse(AckError::MissingBase),
+            Err(_) => return refuse(AckError::Malformed),
         }
     }
     let mut refusals = Vec::new();
+    let mut touched = Touched::everything();
     let mut conflicts_found = Vec::new();
     let device_heads = from_wire(&push.heads);
     if !is_new {
         let base = from_wire(&push.base);
         match authority::enforce(&mut doc, &before, &base, &device_heads, sender, ctx) {
-            Ok(r) => refusals = r,
-            Err(_) => return refuse(AckError::Malformed, Some(snapshot)),
+            Ok(e) => {
+                refusals = e.refusals;
+                touched = e.touched;
+            }
+            Err(_) => return refuse(AckError::Malformed),
         }
         if sender.role == Role::Engineer
             && let Err(e) = flag_work_after_reassignment(&mut doc, &before, sender, ctx)
@@ -114,18 +123,28 @@ pub fn merge_push(
         Ok(res) => conflicts_found = res.into_iter().map(|r| r.conflict.field).collect(),
         Err(e) => tracing::warn!(error = %e, "conflict resolution failed"),
     }
-    let changed = is_new || doc.heads() != before;
+    let heads = doc.heads();
+    let changed = is_new || heads != before;
+    // Most pushes leave the server with exactly the device's heads: nothing to send back.
+    let mut device_sorted = device_heads.clone();
+    device_sorted.sort();
+    let changes = if device_sorted == heads {
+        Vec::new()
+    } else {
+        doc.save_after(&device_heads)
+    };
     let ack = DocAck {
         id: push.id,
         error: None,
-        heads: to_wire(&doc.heads()),
-        changes: doc.save_after(&device_heads),
+        heads: to_wire(&heads),
+        changes,
         refusals,
         conflicts: conflicts_found,
     };
     MergeOutcome {
         doc: Some(doc),
         changed,
+        touched,
         ack,
     }
 }

@@ -12,7 +12,7 @@ use crate::{Result, UserId};
 use automerge::transaction::Transactable;
 use automerge::{ChangeHash, ObjId, ObjType, Prop, ROOT, ReadDoc, Value};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// Who sent a batch of changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +29,68 @@ pub struct Refusal {
     pub reason: String,
 }
 
+/// What [`enforce`] did: the refusals to report, and which parts of the document the batch
+/// touched (what later steps may skip when untouched).
+#[derive(Clone, Debug, Default)]
+pub struct Enforced {
+    pub refusals: Vec<Refusal>,
+    pub touched: Touched,
+}
+
+/// The map-key paths a batch of changes touched, each cut after its third key
+/// (`visits.<visit>.parts`), so later steps know what they may skip.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Touched {
+    everything: bool,
+    paths: BTreeSet<Vec<String>>,
+}
+
+impl Touched {
+    /// For a new document, or a batch nobody inspected: assume it touched everything.
+    pub fn everything() -> Touched {
+        Touched {
+            everything: true,
+            paths: BTreeSet::new(),
+        }
+    }
+
+    /// Nothing touched.
+    pub fn nothing() -> Touched {
+        Touched::default()
+    }
+
+    fn add(&mut self, path: &[Prop]) {
+        let keys: Vec<String> = path
+            .iter()
+            .map_while(|p| match p {
+                Prop::Map(k) => Some(k.clone()),
+                Prop::Seq(_) => None,
+            })
+            .take(3)
+            .collect();
+        self.paths.insert(keys);
+    }
+
+    /// Whether anything at or under `prefix` was touched (or anything at all above it, which may
+    /// have replaced it). `"*"` matches any key, e.g. `["visits", "*", "parts"]`.
+    pub fn under(&self, prefix: &[&str]) -> bool {
+        self.everything
+            || self.paths.iter().any(|path| {
+                path.iter()
+                    .zip(prefix)
+                    .all(|(k, want)| *want == "*" || k == want)
+            })
+    }
+
+    /// Whether the batch touched what the parts ledger reads from an order: consumption lines,
+    /// parts requests, or the status (a closed order releases its reservations).
+    pub fn inventory(&self) -> bool {
+        self.under(&[p::STATUS])
+            || self.under(&[p::PARTS_REQUESTS])
+            || self.under(&[p::VISITS, "*", p::V_PARTS])
+    }
+}
+
 /// Check what changed between `before` (the server's heads before the batch) and the document's
 /// current heads against `sender`'s authority, compensate forbidden edits (writing as `ctx`, the
 /// server) and report them. `sender_base` and `sender_heads` are the heads the sender built on and
@@ -42,16 +104,23 @@ pub fn enforce(
     sender_heads: &[ChangeHash],
     sender: Sender,
     ctx: &EditContext,
-) -> Result<Vec<Refusal>> {
+) -> Result<Enforced> {
     if sender.role == Role::System {
-        return Ok(Vec::new());
+        return Ok(Enforced {
+            refusals: Vec::new(),
+            touched: Touched::everything(),
+        });
     }
     let after = doc.heads();
     if after.as_slice() == before {
-        return Ok(Vec::new());
+        return Ok(Enforced::default());
     }
     let patches = doc.am().diff(before, &after);
     let mut forbidden: BTreeSet<(Vec<Prop>, String)> = BTreeSet::new();
+    let mut touched = Touched::nothing();
+    // Who owned each visit, now and before the batch: judged once per visit, not per patch
+    // (reading at old heads is the expensive part of a check).
+    let mut owners: HashMap<String, bool> = HashMap::new();
     for patch in &patches {
         let mut path: Vec<Prop> = patch.path.iter().map(|(_, prop)| prop.clone()).collect();
         let list_edit = match &patch.action {
@@ -73,7 +142,8 @@ pub fn enforce(
             }
             _ => false,
         };
-        if let Some(reason) = judge(doc, before, &path, list_edit, sender) {
+        touched.add(&path);
+        if let Some(reason) = judge(doc, before, &path, list_edit, sender, &mut owners) {
             forbidden.insert((restore_point(&path), reason));
         }
     }
@@ -117,7 +187,7 @@ pub fn enforce(
         )?;
         refusals.push(Refusal { field, reason });
     }
-    Ok(refusals)
+    Ok(Enforced { refusals, touched })
 }
 
 /// Why `sender` may not change `path`, or `None` if they may.
@@ -127,6 +197,7 @@ fn judge(
     path: &[Prop],
     list_edit: bool,
     sender: Sender,
+    owners: &mut HashMap<String, bool>,
 ) -> Option<String> {
     let key = |i: usize| match path.get(i) {
         Some(Prop::Map(k)) => Some(k.as_str()),
@@ -143,10 +214,12 @@ fn judge(
             if sender.role != Role::Engineer {
                 return Some("only the visit's engineer records field work".into());
             }
-            let owner_now = visit_engineer(doc, visit, None);
-            let owner_before = visit_engineer(doc, visit, Some(before));
-            let mine = owner_now.as_deref() == Some(sender.user.to_string().as_str())
-                && (owner_before.is_none() || owner_before == owner_now);
+            let mine = *owners.entry(visit.to_owned()).or_insert_with(|| {
+                let owner_now = visit_engineer(doc, visit, None);
+                let owner_before = visit_engineer(doc, visit, Some(before));
+                owner_now.as_deref() == Some(sender.user.to_string().as_str())
+                    && (owner_before.is_none() || owner_before == owner_now)
+            });
             if !mine {
                 return Some("only the visit's engineer records field work".into());
             }

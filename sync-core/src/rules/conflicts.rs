@@ -93,9 +93,12 @@ type Found = (Conflict, ObjId, String, Candidate);
 
 fn scan(doc: &WorkOrderDoc) -> Vec<Found> {
     let mut found = Vec::new();
-    let events = doc.events().unwrap_or_default();
+    // The event log is the largest part of a document: read it only when a conflict needs it
+    // (most merges find none).
+    let events_cell = std::cell::OnceCell::new();
+    let events = || -> &Vec<_> { events_cell.get_or_init(|| doc.events().unwrap_or_default()) };
     let latest_event = |kind: &str, detail_of: &dyn Fn(&str) -> String, c: &Candidate| {
-        events
+        events()
             .iter()
             .filter(|e| e.kind == kind && e.detail == detail_of(&c.shown))
             .map(|e| e.hlc)
@@ -146,7 +149,7 @@ fn scan(doc: &WorkOrderDoc) -> Vec<Found> {
                 |cs| {
                     // The schedule event's detail is "start..end": match on our end of it.
                     max_by_key(cs, |c| {
-                        events
+                        events()
                             .iter()
                             .filter(|e| e.kind == "schedule")
                             .filter(|e| {

@@ -92,9 +92,11 @@ impl WorkOrderDoc {
         if changes.is_empty() {
             return Ok(());
         }
-        let doc = &self.doc;
+        let doc = &mut self.doc;
+        // Change metadata comes from the change graph; `get_change_by_hash` would re-encode the
+        // whole change.
         let missing =
-            super::chunks::missing_deps(&changes, |h| doc.get_change_by_hash(h).is_some());
+            super::chunks::missing_deps(&changes, |h| doc.get_change_meta_by_hash(h).is_some());
         if !missing.is_empty() {
             return Err(Error::InvalidDocument(format!(
                 "changes depend on {} change(s) this replica lacks",
@@ -129,7 +131,7 @@ impl WorkOrderDoc {
     pub fn has_all(&mut self, heads: &[ChangeHash]) -> bool {
         heads
             .iter()
-            .all(|h| self.doc.get_change_by_hash(h).is_some())
+            .all(|h| self.doc.get_change_meta_by_hash(h).is_some())
     }
 
     /// Reject documents that are not work orders (missing id or header). Fields this build does
@@ -221,7 +223,11 @@ impl WorkOrderDoc {
 
     /// What list screens and query tables need.
     pub fn summary(&self) -> Result<OrderSummary> {
-        let header = self.header()?;
+        self.summary_with(self.header()?)
+    }
+
+    /// [`Self::summary`] from the header already read (reading it is most of the work).
+    pub fn summary_with(&self, header: Header) -> Result<OrderSummary> {
         let dispatch = self.dispatch()?;
         let open_flags = self.count_open_flags();
         Ok(OrderSummary {

@@ -16,14 +16,7 @@ impl WorkOrderDoc {
         }
         visits.sort_by_key(|v| (v.created_at_ms, v.id));
         let events = self.events()?; // already in causal order
-        let parts_requests = match self.obj(ROOT, p::PARTS_REQUESTS) {
-            Ok(list) => self
-                .read_parts_requests_with_objs(&list)
-                .into_iter()
-                .map(|(_, r)| r)
-                .collect(),
-            Err(_) => Vec::new(),
-        };
+        let parts_requests = self.parts_requests();
         Ok(WorkOrder {
             id: self.id()?,
             org: self.org()?,
@@ -65,6 +58,36 @@ impl WorkOrderDoc {
             parts,
             report: self.read_report(&v),
         })
+    }
+
+    /// Every visit's consumption lines with their visit, without reading the rest of the order
+    /// (the parts ledger's view; [`Self::read`] reads everything, the event log included).
+    pub fn consumption_lines(&self) -> Vec<(VisitId, ConsumptionLine)> {
+        let mut out = Vec::new();
+        for visit in self.visit_ids() {
+            let Ok(v) = self.visit_obj(&visit) else {
+                continue;
+            };
+            out.extend(
+                self.list_items(&v, p::V_PARTS)
+                    .iter()
+                    .filter_map(|o| self.read_consumption(o).ok())
+                    .map(|line| (visit, line)),
+            );
+        }
+        out
+    }
+
+    /// The order's parts requests, oldest first.
+    pub fn parts_requests(&self) -> Vec<PartsRequest> {
+        match self.obj(ROOT, p::PARTS_REQUESTS) {
+            Ok(list) => self
+                .read_parts_requests_with_objs(&list)
+                .into_iter()
+                .map(|(_, r)| r)
+                .collect(),
+            Err(_) => Vec::new(),
+        }
     }
 
     /// Consumption lines (of every visit) that are not in the document as of `heads`: what a
