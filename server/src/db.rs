@@ -78,6 +78,11 @@ pub fn latest_version() -> i64 {
         .unwrap_or(0)
 }
 
+/// How long a document writer waits for its turn before the request is answered 503 `busy`.
+/// Phones give up on a request after 30 s by default (mobile-ffi's `request_timeout_ms`): work
+/// started later than this would likely answer no one.
+pub const WRITER_QUEUE_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// A pool over the server database.
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -151,9 +156,14 @@ impl Db {
     /// write transaction. Document writers serialise anyway (`docstore::begin_write`); queueing
     /// them here, first come first served, keeps a burst of them from holding every pooled
     /// connection while they wait for the database's lock, which would starve the readers and
-    /// time out. Other nodes on the same PostgreSQL still serialise on the lock itself.
-    pub async fn writer_turn(&self) -> tokio::sync::OwnedMutexGuard<()> {
-        self.writers.clone().lock_owned().await
+    /// time out. Other nodes on the same PostgreSQL still serialise on the lock itself. A writer
+    /// that waited [`WRITER_QUEUE_TIMEOUT`] gives up with `sqlx::Error::PoolTimedOut`, which
+    /// the API answers as 503 `busy` (nothing changed, retry later): an overloaded server sheds
+    /// load instead of queueing without bound.
+    pub async fn writer_turn(&self) -> Result<tokio::sync::OwnedMutexGuard<()>> {
+        tokio::time::timeout(WRITER_QUEUE_TIMEOUT, self.writers.clone().lock_owned())
+            .await
+            .map_err(|_| Error::Database(sqlx::Error::PoolTimedOut))
     }
 
     pub fn pool(&self) -> &AnyPool {

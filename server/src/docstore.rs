@@ -108,7 +108,7 @@ impl DocStore {
         id: DocId,
         edit: impl FnOnce(&mut WorkOrderDoc) -> Result<T>,
     ) -> Result<Option<T>> {
-        let _turn = db.writer_turn().await;
+        let _turn = db.writer_turn().await?;
         let mut tx = db.begin().await?;
         let seq = begin_write(&mut tx).await?;
         let Some(mut doc) = load(&mut tx, &self.actor, org, id).await? else {

@@ -68,7 +68,7 @@ pub async fn handle(state: &AppState, device: &Device, request: &[u8]) -> Result
     }
     let prepared = prepare::pushes(state, device, &req).await?;
 
-    let _turn = state.db.writer_turn().await;
+    let _turn = state.db.writer_turn().await?;
     let mut tx = state.db.begin().await?;
     let seq = docstore::begin_write(&mut tx).await?;
     let out = write(state, device, &req, prepared, &limits, &mut tx, seq).await?;
