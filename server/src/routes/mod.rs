@@ -81,6 +81,8 @@ pub fn app(state: AppState) -> Router {
     let (router, _) = api().split_for_parts();
     let max_body = state.settings.max_body_bytes;
     router
+        // The web console: HTML pages over the same handlers, not in the OpenAPI document.
+        .merge(crate::console::router(state.clone()))
         .fallback(|| async { AppError::NotFound("route") })
         .method_not_allowed_fallback(|| async {
             AppError::Json {
