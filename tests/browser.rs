@@ -31,9 +31,9 @@ fn sign_out(b: &Browser) {
     b.find("#email");
 }
 
-/// Today in the server's zone (the demo runs at UTC offset 0), as `YYYY-MM-DD`.
+/// Today in the demo organisation's zone (Shanghai, UTC+8), as `YYYY-MM-DD`.
 fn today() -> String {
-    let days = lastmile_e2e_now_ms() / 86_400_000;
+    let days = (lastmile_e2e_now_ms() + 480 * 60_000) / 86_400_000;
     // Howard Hinnant's civil_from_days.
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -85,8 +85,23 @@ fn card_class(b: &Browser, order: &str) -> String {
 }
 
 #[test]
-fn dispatcher_and_warehouse_work_in_the_console() {
-    let db = TestDb::new(Backend::Sqlite);
+fn dispatcher_and_warehouse_work_in_the_console_sqlite() {
+    dispatcher_and_warehouse_work_in_the_console(Backend::Sqlite);
+}
+
+/// The same on PostgreSQL (its screenshots are not kept: the SQLite run's are).
+#[test]
+fn dispatcher_and_warehouse_work_in_the_console_postgres() {
+    dispatcher_and_warehouse_work_in_the_console(Backend::Postgres);
+}
+
+fn dispatcher_and_warehouse_work_in_the_console(backend: Backend) {
+    let shot = |b: &Browser, name: &str| {
+        if backend == Backend::Sqlite {
+            b.screenshot(name);
+        }
+    };
+    let db = TestDb::new(backend);
     let server = db.demo();
     let url = server.url.clone();
     let driver = Driver::start();
@@ -95,10 +110,10 @@ fn dispatcher_and_warehouse_work_in_the_console() {
     // Not signed in: the login page, which comes back to the board.
     b.goto(&format!("{url}/console/board"));
     assert!(b.url().contains("/login"), "{}", b.url());
-    b.screenshot("console-login");
+    shot(&b, "console-login");
     sign_in(&b, &url, DISPATCHER, DEMO_PASSWORD, "/console/board");
     b.find("#board .lanes .lane");
-    b.screenshot("console-board");
+    shot(&b, "console-board");
 
     // Create an order for today, 10:00 to 12:00.
     b.goto(&format!("{url}/console/orders/new"));
@@ -130,7 +145,7 @@ fn dispatcher_and_warehouse_work_in_the_console() {
     b.click("a[href$='/assign']");
     b.find("ol.suggestions li");
     assert!(b.text("ol.suggestions .reasons").contains("km"));
-    b.screenshot("console-suggestions");
+    shot(&b, "console-suggestions");
     let engineer = b
         .attr("ol.suggestions button[type=submit]", "data-engineer")
         .expect("suggested engineer");
@@ -174,7 +189,7 @@ fn dispatcher_and_warehouse_work_in_the_console() {
         (board_version(&b) > before && card_class(&b, &order).contains("st-on_site")).then_some(())
     })
     .unwrap_or_else(|| panic!("the board did not update live: {}", card_class(&b, &order)));
-    b.screenshot("console-board-live");
+    shot(&b, "console-board-live");
 
     // Re-assign by drag and drop onto another engineer's lane.
     let other: String = b
@@ -223,13 +238,13 @@ fn dispatcher_and_warehouse_work_in_the_console() {
         "photo or signature thumbnail did not load"
     );
     assert!(b.text(".visit").contains("Zhang San"));
-    b.screenshot("console-order");
+    shot(&b, "console-order");
     b.goto(&format!("{url}/console/map"));
     b.find("svg circle.site");
-    b.screenshot("console-map");
+    shot(&b, "console-map");
     b.goto(&format!("{url}/console/engineers"));
     b.find("table.data tbody tr");
-    b.screenshot("console-engineers");
+    shot(&b, "console-engineers");
     sign_out(&b);
     drop(b);
 
@@ -255,7 +270,7 @@ fn dispatcher_and_warehouse_work_in_the_console() {
         "document.querySelector(arguments[0] + ' select[name=from_location]').value = arguments[1];",
         json!([form, warehouse_code]),
     );
-    w.screenshot("console-requests-zh");
+    shot(&w, "console-requests-zh");
     w.click(&format!("{form} button[value=approve]"));
     w.find("p.flash.good");
     w.goto(&format!("{url}/console/stock?location={van}&q={sku}"));
@@ -263,7 +278,35 @@ fn dispatcher_and_warehouse_work_in_the_console() {
     let shown: i64 = w.text(&cell).replace(',', "").trim().parse().unwrap();
     assert_eq!(shown, van_before + 2, "the van's stock in the console");
     assert_eq!(qty_at(&stock, &van, &sku), van_before + 2);
-    w.screenshot("console-stock-zh");
+    shot(&w, "console-stock-zh");
+
+    // A catalog CSV with a bad row: the progress bar fills, the error report names the line.
+    let csv = db.data_dir.path().join("catalog.csv");
+    std::fs::write(
+        &csv,
+        "sku,name,unit,unit_cost,category\n\
+         BT-FILTER-1,Browser test filter,pcs,12.50,filters\n\
+         BT-FILTER-2,,pcs,3.00,filters\n\
+         BT-BELT-1,Browser test belt,pcs,8.00,belts\n",
+    )
+    .unwrap();
+    w.goto(&format!("{url}/console/catalog"));
+    w.send_keys("#file", csv.to_str().unwrap());
+    w.js(
+        "document.getElementById('mode').value = 'skip_bad_rows';",
+        json!([]),
+    );
+    w.click("#import button[type=submit]");
+    w.find("#import-errors a");
+    assert!(
+        w.text("#import-status").contains("2 ✓ · 1 ✗"),
+        "{}",
+        w.text("#import-status")
+    );
+    assert_eq!(w.attr("#progress", "value").as_deref(), Some("100"));
+    shot(&w, "console-import-zh");
+    w.click("#import-errors a");
+    assert_eq!(w.text("table.data tbody td.num"), "3");
     sign_out(&w);
 
     // An engineer and a customer sign in, and are turned away from every console page.

@@ -173,6 +173,13 @@ impl Browser {
         assert!(!is_error(&v), "type into {css}: {v}");
     }
 
+    /// Type into an element without clearing it first (a file input takes a path this way).
+    pub fn send_keys(&self, css: &str, text: &str) {
+        let el = self.find(css);
+        let v = self.cmd(&format!("/element/{el}/value"), json!({"text": text}));
+        assert!(!is_error(&v), "type into {css}: {v}");
+    }
+
     pub fn text(&self, css: &str) -> String {
         let el = self.find(css);
         self.get(&format!("/element/{el}/text"))

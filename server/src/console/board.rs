@@ -200,7 +200,7 @@ fn card(ctx: &Ctx, r: &WorkOrderRow, now: i64, style: Option<String>) -> Markup 
         article class={"card st-" (r.status) " " (risk)} draggable="true" data-id=(r.id)
             style=[style] aria-label={(r.number) " " (r.customer_name)} {
             a.num href={"/console/orders/" (r.id)} { (r.number) }
-            " " (layout::status(ctx, &r.status))
+            " " span.card-status { (layout::status(ctx, &r.status)) }
             " " (layout::priority(ctx, &r.priority))
             @if r.open_flags > 0 { " " span.badge.flag title=(ctx.t("order.flags")) { "⚑ " (r.open_flags) } }
             div.cust { (r.customer_name) }
@@ -247,13 +247,13 @@ fn day_lane(ctx: &Ctx, orders: &[WorkOrderRow], now: i64) -> Markup {
     let placed = rows_of(orders, ctx.tz);
     let rows = placed.iter().map(|p| p.0 + 1).max().unwrap_or(1);
     html! {
-        div.timeline style={"height:" (rows * 62 + 4) "px"} {
+        div.timeline style={"height:" (rows * 68 + 4) "px"} {
             @for (row, r, s, e) in &placed {
                 (card(ctx, r, now, Some(format!(
                     "left:{:.2}%;width:{:.2}%;top:{}px",
                     (*s - DAY_START_MIN) as f64 / span * 100.0,
                     (*e - *s) as f64 / span * 100.0,
-                    row * 62 + 2
+                    row * 68 + 2
                 ))))
             }
         }

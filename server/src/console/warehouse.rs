@@ -72,7 +72,8 @@ pub async fn requests_page(
             article.request data-request=(r.id) {
                 h2 {
                     (r.sku) " × " (fmt::number(r.qty)) " · "
-                    a href={"/console/orders/" (r.work_order_id)} { (r.work_order_number.clone().unwrap_or_default()) }
+                    // Order pages are the dispatchers'; warehouse staff see the number.
+                    (r.work_order_number.clone().unwrap_or_default())
                 }
                 p {
                     (names.get(&r.requested_by).cloned().unwrap_or_default()) " · " (layout::when(&ctx, r.requested_at_ms))
