@@ -450,3 +450,83 @@ fn table_covers_every_console_route() {
         "console routes without a row: {missing:?}"
     );
 }
+
+/// The board on the demo data (500 orders, 20 engineers): server time per render, printed, not
+/// asserted (a timed assertion would be flaky on a loaded machine). The figures are in
+/// docs/benchmarks.md with this command:
+/// `cargo nextest run -p server --test console board_render_time --no-capture`.
+async fn board_render_time_on_the_demo_data(db: TestDb) {
+    use lastmile_server::auth::password::{TokenKind, new_token};
+    let backend = if db.is_postgres() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    let settings = lastmile_server::config::Settings {
+        utc_offset_minutes: lastmile_server::demo::UTC_OFFSET_MINUTES,
+        ..Default::default()
+    };
+    let app = TestApp::with_settings(db, settings).await;
+    let summary = lastmile_server::demo::seed(&app.state).await.unwrap();
+    let dispatcher: String = sqlx::query_scalar(
+        "SELECT id FROM users WHERE org_id = $1 AND email = 'dispatcher1@demo.lastmile.dev'",
+    )
+    .bind(summary.org.to_string())
+    .fetch_one(app.state.db.pool())
+    .await
+    .unwrap();
+    let (token, hash) = new_token(TokenKind::Session);
+    lastmile_server::accounts::create_session(
+        &app.state.db,
+        summary.org,
+        dispatcher.parse().unwrap(),
+        &hash,
+        i64::MAX,
+    )
+    .await
+    .unwrap();
+    for page in [
+        "/console/board",
+        "/console/board?view=week",
+        "/console/board/fragment?view=week",
+        "/console/map",
+    ] {
+        let mut server_ms = Vec::new();
+        let mut total_ms = Vec::new();
+        let mut cards = 0;
+        for _ in 0..20 {
+            let started = std::time::Instant::now();
+            let r = console(&app, Method::GET, page, Some(&token), None, None).await;
+            total_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(r.status, StatusCode::OK, "{page}");
+            let html = r.body.as_str().unwrap();
+            cards = html.matches("class=\"card ").count();
+            if let Some(t) = r.headers.get("server-timing") {
+                let t = t.to_str().unwrap();
+                let ms: f64 = t.rsplit('=').next().unwrap().parse().unwrap();
+                server_ms.push(ms);
+            }
+        }
+        server_ms.sort_by(f64::total_cmp);
+        total_ms.sort_by(f64::total_cmp);
+        let handler = if server_ms.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", handler (Server-Timing) median {:.1} ms",
+                server_ms[server_ms.len() / 2]
+            )
+        };
+        println!(
+            "{backend}: {page}: {cards} cards; whole request (session, page) median {:.1} ms, \
+             max {:.1} ms{handler}",
+            total_ms[total_ms.len() / 2],
+            total_ms[total_ms.len() - 1]
+        );
+    }
+}
+
+mod timing {
+    use super::*;
+    conformance!(board_render_time_on_the_demo_data);
+}

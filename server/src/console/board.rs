@@ -428,6 +428,7 @@ pub fn reason(ctx: &Ctx, r: &Reason) -> String {
         s
     };
     match r {
+        Reason::SkillMatch { required: 0, .. } => t("reason.no_skills", &[]),
         Reason::SkillMatch { matched, required } => t(
             "reason.skills",
             &[
@@ -472,12 +473,23 @@ pub fn reason(ctx: &Ctx, r: &Reason) -> String {
 }
 
 /// `GET /console/orders/{id}/assign`: ranked suggestions with their reasons, each a button.
+#[derive(Deserialize, Default)]
+pub struct SkillsQuery {
+    /// Required skills, comma separated (the API's `skills`).
+    skills: Option<String>,
+}
+
 pub async fn suggestions_page(
     State(state): State<AppState>,
     ctx: Ctx,
     office: Office,
     Path(id): Path<String>,
+    axum::extract::Query(sq): axum::extract::Query<SkillsQuery>,
 ) -> Result<Response, AppError> {
+    let skills = sq
+        .skills
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
     let Json(order) =
         dispatch::get_work_order(State(state.clone()), office.0.clone(), Path(id.clone())).await?;
     let Json(ranked) = suggestions::suggestions(
@@ -486,7 +498,7 @@ pub async fn suggestions_page(
         Path(id.clone()),
         axum::extract::Query(SuggestQuery {
             limit: Some(8),
-            skills: None,
+            skills: skills.clone(),
         }),
     )
     .await?;
@@ -495,6 +507,11 @@ pub async fn suggestions_page(
     let body = html! {
         h1 { (ctx.t("assign.title")) " " a href={"/console/orders/" (order.id)} { (order.number) } }
         p { (order.customer_name) " · " (order.site.address) " · " (layout::status(&ctx, &order.status)) }
+        form.filters method="get" action={"/console/orders/" (order.id) "/assign"} {
+            label for="skills" { (ctx.t("assign.required_skills")) }
+            input #skills type="text" name="skills" value=[skills.as_deref()] placeholder="hvac, electrical";
+            button type="submit" { (ctx.t("assign.rank")) }
+        }
         h2 { (ctx.t("assign.suggested")) }
         @if ranked.is_empty() { p { (ctx.t("assign.nobody")) } }
         ol.suggestions {

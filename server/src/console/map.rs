@@ -64,7 +64,7 @@ pub async fn page(
     let body = html! {
         h1 { (ctx.t("map.title")) }
         p.legend {
-            span.dot.st-new {} " " (ctx.t("map.site")) " · "
+            span.dot.site {} " " (ctx.t("map.site")) " · "
             span.dot.engineer {} " " (ctx.t("map.engineer_live")) " · "
             span.dot.engineer.home {} " " (ctx.t("map.engineer_home"))
         }
