@@ -214,6 +214,9 @@ fn dispatcher_and_warehouse_work_in_the_console(backend: Backend) {
         (lane_of(&b, &order).as_deref() == Some(other.as_str())).then_some(())
     })
     .expect("dropped card moved to the other lane");
+    // Dropped at the timeline's left edge: scheduled at 06:00, keeping its two hours.
+    let tod = b.attr(&format!("#board .card[data-id='{order}']"), "data-tod");
+    assert_eq!(tod.as_deref(), Some("360"));
     // And back, so the phone's engineer keeps it.
     office.call(
         "POST",

@@ -78,6 +78,8 @@ pub struct BoardData {
     pub engineers: Vec<Engineer>,
     pub unassigned: Vec<WorkOrderRow>,
     pub lanes: HashMap<String, Vec<WorkOrderRow>>,
+    /// Open orders assigned to an engineer with no schedule window yet, per engineer.
+    pub unscheduled: HashMap<String, Vec<WorkOrderRow>>,
     pub territories: Vec<(String, String)>,
     pub now: i64,
 }
@@ -120,6 +122,17 @@ pub async fn load(
         ListFilter {
             status: Some("new".into()),
             assignee: Some("none".into()),
+            priority: priority.clone(),
+            limit: Some(1000),
+            ..ListFilter::default()
+        },
+    )
+    .await?;
+    let open_assigned = list(
+        state,
+        office,
+        ListFilter {
+            status: Some("assigned,en_route,on_site,needs_parts".into()),
             priority: priority.clone(),
             limit: Some(1000),
             ..ListFilter::default()
@@ -175,12 +188,22 @@ pub async fn load(
     for l in lanes.values_mut() {
         l.sort_by_key(|r| r.window_start_ms);
     }
+    let mut unscheduled: HashMap<String, Vec<WorkOrderRow>> = HashMap::new();
+    for r in open_assigned {
+        if r.window_start_ms.is_none() && keep(&r) {
+            unscheduled
+                .entry(r.assignee_id.clone().unwrap_or_default())
+                .or_default()
+                .push(r);
+        }
+    }
     Ok(BoardData {
         first,
         days,
         engineers,
         unassigned,
         lanes,
+        unscheduled,
         territories,
         now,
     })
@@ -198,6 +221,8 @@ fn card(ctx: &Ctx, r: &WorkOrderRow, now: i64, style: Option<String>) -> Markup 
     };
     html! {
         article class={"card st-" (r.status) " " (risk)} draggable="true" data-id=(r.id)
+            data-tod=[r.window_start_ms.map(|s| fmt::minute_of_day(s, ctx.tz))]
+            data-dur=(window_minutes(r))
             style=[style] aria-label={(r.number) " " (r.customer_name)} {
             a.num href={"/console/orders/" (r.id)} { (r.number) }
             " " span.card-status { (layout::status(ctx, &r.status)) }
@@ -212,6 +237,15 @@ fn card(ctx: &Ctx, r: &WorkOrderRow, now: i64, style: Option<String>) -> Markup 
             }
             a.assign href={"/console/orders/" (r.id) "/assign"} { (ctx.t("board.assign")) }
         }
+    }
+}
+
+/// The length of an order's window in minutes (two hours when it has none), kept when the
+/// order is dragged to another time.
+fn window_minutes(r: &WorkOrderRow) -> i64 {
+    match (r.window_start_ms, r.window_end_ms) {
+        (Some(a), Some(b)) if b > a => (b - a) / 60_000,
+        _ => 120,
     }
 }
 
@@ -242,12 +276,16 @@ fn rows_of(orders: &[WorkOrderRow], tz: i32) -> Vec<(usize, &WorkOrderRow, i64, 
     out
 }
 
-fn day_lane(ctx: &Ctx, orders: &[WorkOrderRow], now: i64) -> Markup {
+fn day_lane(ctx: &Ctx, data: &BoardData, orders: &[WorkOrderRow]) -> Markup {
+    let now = data.now;
     let span = (DAY_END_MIN - DAY_START_MIN) as f64;
     let placed = rows_of(orders, ctx.tz);
     let rows = placed.iter().map(|p| p.0 + 1).max().unwrap_or(1);
+    // Where a drop lands in time: the script reads these.
+    let origin = data.first.start_ms(ctx.tz) + DAY_START_MIN * 60_000;
     html! {
-        div.timeline style={"height:" (rows * 68 + 4) "px"} {
+        div.timeline data-origin-ms=(origin) data-span-min=(DAY_END_MIN - DAY_START_MIN)
+            style={"height:" (rows * 68 + 4) "px"} {
             @for (row, r, s, e) in &placed {
                 (card(ctx, r, now, Some(format!(
                     "left:{:.2}%;width:{:.2}%;top:{}px",
@@ -266,7 +304,7 @@ fn week_lane(ctx: &Ctx, data: &BoardData, orders: &[WorkOrderRow]) -> Markup {
             @for d in 0..data.days {
                 @let day = data.first.add_days(d);
                 @let (a, b) = (day.start_ms(ctx.tz), day.add_days(1).start_ms(ctx.tz));
-                div.day {
+                div.day data-day-ms=(a) {
                     @for r in orders.iter().filter(|r| r.window_start_ms.is_some_and(|s| s >= a && s < b)) {
                         (card(ctx, r, data.now, None))
                     }
@@ -298,13 +336,20 @@ pub fn render(ctx: &Ctx, data: &BoardData, week: bool) -> Markup {
                 }
                 @for e in &data.engineers {
                     @let orders = data.lanes.get(&e.id).unwrap_or(&empty);
+                    @let waiting = data.unscheduled.get(&e.id).unwrap_or(&empty);
                     div.lane data-engineer=(e.id) {
                         div.who-h {
                             a href={"/console/engineers/" (e.id)} { (e.name) }
                             span.count title=(ctx.t("board.orders_in_period")) { (orders.len()) }
                             div.skills { (e.profile.skills.join(" · ")) }
+                            @if !waiting.is_empty() {
+                                details.unscheduled {
+                                    summary { (ctx.t("board.unscheduled")) " " span.count { (waiting.len()) } }
+                                    @for r in waiting { (card(ctx, r, data.now, None)) }
+                                }
+                            }
                         }
-                        @if week { (week_lane(ctx, data, orders)) } @else { (day_lane(ctx, orders, data.now)) }
+                        @if week { (week_lane(ctx, data, orders)) } @else { (day_lane(ctx, data, orders)) }
                     }
                 }
             }
@@ -549,6 +594,11 @@ pub async fn suggestions_page(
 pub struct AssignForm {
     #[serde(default)]
     engineer_id: String,
+    /// Set when a card is dropped at a time on the board: the new window.
+    #[serde(default)]
+    start_ms: Option<i64>,
+    #[serde(default)]
+    end_ms: Option<i64>,
 }
 
 /// `POST /console/orders/{id}/assign` (a form, or the board's drag and drop with `fetch`).
@@ -561,13 +611,23 @@ pub async fn assign(
     axum::Form(f): axum::Form<AssignForm>,
 ) -> Result<Response, AppError> {
     let engineer_id = Some(f.engineer_id.trim().to_owned()).filter(|e| !e.is_empty());
+    let assigned = engineer_id.is_some();
     dispatch::assign(
-        State(state),
-        office,
-        Path(id),
+        State(state.clone()),
+        office.clone(),
+        Path(id.clone()),
         Json(AssignRequest { engineer_id }),
     )
     .await?;
+    if let (true, Some(start_ms), Some(end_ms)) = (assigned, f.start_ms, f.end_ms) {
+        dispatch::schedule(
+            State(state),
+            office,
+            Path(id),
+            Json(dispatch::ScheduleRequest { start_ms, end_ms }),
+        )
+        .await?;
+    }
     if headers.contains_key("x-console-fetch") {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }

@@ -58,6 +58,26 @@
       const id = e.dataTransfer.getData("text/plain");
       if (!id) return;
       const body = new URLSearchParams({ engineer_id: lane.dataset.engineer || "" });
+      // Dropped at a time: the day timeline by position (to the quarter hour), a week's day
+      // at the card's own time of day (09:00 if it has none). The window keeps its length.
+      const card = board.querySelector(`.card[data-id="${CSS.escape(id)}"]`);
+      const dur = Number((card && card.dataset.dur) || 120);
+      const line = e.target.closest(".timeline");
+      const day = e.target.closest(".day[data-day-ms]");
+      let start = null;
+      if (line) {
+        const box = line.getBoundingClientRect();
+        const frac = Math.min(Math.max((e.clientX - box.left) / box.width, 0), 1);
+        const minute = Math.round((frac * Number(line.dataset.spanMin)) / 15) * 15;
+        start = Number(line.dataset.originMs) + minute * 60000;
+      } else if (day) {
+        const tod = card && card.dataset.tod ? Number(card.dataset.tod) : 540;
+        start = Number(day.dataset.dayMs) + tod * 60000;
+      }
+      if (start !== null && lane.dataset.engineer) {
+        body.set("start_ms", String(start));
+        body.set("end_ms", String(start + dur * 60000));
+      }
       const r = await fetch("/console/orders/" + encodeURIComponent(id) + "/assign", {
         method: "POST", credentials: "same-origin", body,
         headers: headers({ "content-type": "application/x-www-form-urlencoded" }),
