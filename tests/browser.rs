@@ -178,6 +178,10 @@ fn dispatcher_and_warehouse_work_in_the_console(backend: Backend) {
         let v = d.start_visit(c)?;
         d.set_status(c, Status::OnSite)?;
         d.check_in(c, &v, None, Some(12.0), false)?;
+        let t = c.device_time_ms;
+        d.add_manual_labour(c, &v, t - 45 * 60_000, t, "replaced the start capacitor")?;
+        d.set_notes(c, &v, "Compressor trips on start; start capacitor swollen.")?;
+        d.set_fault_code(c, &v, "F-CAP")?;
         d.add_photo(c, &v, photo, "Compressor, before")?;
         d.sign(c, &v, signature, "张三 Zhang San")?;
         d.request_parts(c, &sku, 2, "spare for the next visit")?;
@@ -240,7 +244,10 @@ fn dispatcher_and_warehouse_work_in_the_console(backend: Backend) {
         loaded.is_some(),
         "photo or signature thumbnail did not load"
     );
-    assert!(b.text(".visit").contains("Zhang San"));
+    let visit = b.text(".visit");
+    assert!(visit.contains("Zhang San"), "{visit}");
+    assert!(visit.contains("replaced the start capacitor"), "{visit}");
+    assert!(visit.contains("F-CAP"), "{visit}");
     shot(&b, "console-order");
     b.goto(&format!("{url}/console/map"));
     b.find("svg circle.site");

@@ -208,6 +208,11 @@ async fn every_console_route_answers_every_caller_as_the_table_says(db: TestDb) 
                 let to = resp.headers[header::LOCATION].to_str().unwrap();
                 assert!(to.starts_with("/login"), "{path} -> {to}");
             }
+            assert_eq!(
+                resp.headers["x-frame-options"], "DENY",
+                "{} {}",
+                r.method, r.path
+            );
             // Error pages are HTML pages, not the API's JSON.
             if resp.status.is_client_error() {
                 assert!(

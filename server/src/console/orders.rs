@@ -187,6 +187,20 @@ fn visit(ctx: &Ctx, wo: &WorkOrder, i: usize, v: &Visit, name: &dyn Fn(&str) -> 
                 (checkpoint(ctx.t("visit.check_out"), &v.check_out))
                 dt { (ctx.t("visit.labour")) } dd { (fmt::minutes(ctx.lang, v.labour_minutes())) }
             }
+            @let voided: Vec<_> = v.labour.iter().filter_map(|l| l.voids).collect();
+            @let labour: Vec<_> = v.labour.iter().filter(|l| l.voids.is_none() && !voided.contains(&l.id)).collect();
+            @if !labour.is_empty() {
+                h3 { (ctx.t("visit.labour")) }
+                table {
+                    thead { tr { th { (ctx.t("visit.from")) } th { (ctx.t("visit.until")) } th.num { (ctx.t("visit.minutes")) } th { (ctx.t("order.note")) } } }
+                    tbody { @for l in &labour { tr {
+                        td { (layout::when(ctx, l.start_ms)) }
+                        td { @if let Some(e) = l.end_ms { (fmt::time(e, ctx.tz)) } @else { "…" } }
+                        td.num { (fmt::minutes(ctx.lang, l.minutes())) }
+                        td { (l.note) " · " (name(&l.engineer.to_string())) }
+                    } } }
+                }
+            }
             @let parts = v.effective_parts();
             @if !parts.is_empty() {
                 h3 { (ctx.t("visit.parts")) }

@@ -153,8 +153,34 @@ fn local_path(next: Option<&str>) -> Option<&str> {
     next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
 }
 
-/// Authenticate the cookie, check CSRF on unsafe methods, and render errors as pages.
-pub async fn middleware(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// The console's response headers: no framing (clickjacking), scripts and styles only from
+/// here (inline `style` attributes place the timeline's cards), no MIME sniffing, no full
+/// URLs in Referer headers to other sites.
+const SECURITY_HEADERS: [(&str, &str); 4] = [
+    (
+        "content-security-policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+         script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; \
+         base-uri 'none'",
+    ),
+    ("x-frame-options", "DENY"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "same-origin"),
+];
+
+/// Authenticate the cookie, check CSRF on unsafe methods, render errors as pages, and add the
+/// console's security headers.
+pub async fn middleware(state: State<AppState>, req: Request, next: Next) -> Response {
+    let mut resp = handle(state, req, next).await;
+    for (name, value) in SECURITY_HEADERS {
+        resp.headers_mut()
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
+    }
+    resp
+}
+
+async fn handle(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     // The console is cookie-only: a bearer token here would bypass CSRF.
     req.headers_mut().remove(header::AUTHORIZATION);
     req.extensions_mut().remove::<Caller>();
@@ -329,7 +355,7 @@ fn render_error(
         section.error role="alert" {
             h1 { (title) }
             @if !detail.is_empty() { p.detail { (detail) } }
-            p { a href="javascript:history.back()" { (lang.t("error.back")) } " · "
+            p { a href="#" data-back { (lang.t("error.back")) } " · "
                 a href="/console" { (lang.t("nav.home")) } }
         }
     };

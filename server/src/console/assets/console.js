@@ -5,6 +5,10 @@
   const csrf = () => document.body.dataset.csrf || "";
   const headers = (extra) => Object.assign({ "x-csrf-token": csrf(), "x-console-fetch": "1" }, extra || {});
 
+  // "Back" links on error pages (no inline script: the content security policy forbids it).
+  document.querySelectorAll("a[data-back]").forEach((a) =>
+    a.addEventListener("click", (e) => { e.preventDefault(); history.back(); }));
+
   // ----- the board -----
   const board = document.getElementById("board");
   let version = 0;
