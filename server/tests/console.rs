@@ -410,7 +410,51 @@ async fn pages_follow_the_users_language(db: TestDb) {
     assert!(en.body.as_str().unwrap().contains("Dispatch board"));
 }
 
+async fn the_map_draws_tiles_only_when_configured(db: TestDb) {
+    let settings = lastmile_server::config::Settings {
+        map_tiles: Some("https://tiles.example/{z}/{x}/{y}.png".into()),
+        map_attribution: Some("© Example".into()),
+        ..Default::default()
+    };
+    let app = TestApp::with_settings(db, settings).await;
+    let f = Fixture::new(&app).await;
+    let r = console(
+        &app,
+        Method::GET,
+        "/console/map",
+        Some(&f.dispatcher.token),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let html = r.body.as_str().unwrap();
+    assert!(
+        html.contains("<image href=\"https://tiles.example/"),
+        "{html}"
+    );
+    assert!(html.contains("© Example"));
+    let csp = r.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("img-src 'self' data: https://tiles.example;"),
+        "{csp}"
+    );
+    // Other pages do not admit the tile server.
+    let board = console(
+        &app,
+        Method::GET,
+        "/console/board",
+        Some(&f.dispatcher.token),
+        None,
+        None,
+    )
+    .await;
+    let csp = board.headers["content-security-policy"].to_str().unwrap();
+    assert!(!csp.contains("tiles.example"), "{csp}");
+}
+
 conformance!(
+    the_map_draws_tiles_only_when_configured,
     every_console_route_answers_every_caller_as_the_table_says,
     forms_without_the_sessions_csrf_token_are_refused,
     the_console_takes_cookies_and_the_api_takes_bearer_tokens,

@@ -1,6 +1,8 @@
 //! The map: open orders' sites and engineers' last known positions (or home bases), drawn as
-//! an SVG in an equirectangular projection scaled by the cosine of the middle latitude, which
-//! is true enough at city scale and needs no tiles or network.
+//! an SVG in the Web Mercator projection at the largest zoom that fits them all. That is the
+//! projection of every public tile service, so a deployment that configures `map_tiles` (off by
+//! default: the console needs no network) gets the tiles under the same points, as SVG images;
+//! the page's content security policy then admits the tile server.
 
 use super::layout;
 use super::session::Ctx;
@@ -9,11 +11,97 @@ use crate::error::{AppError, Json, Query};
 use crate::routes::dispatch::{self, ListFilter};
 use crate::state::AppState;
 use axum::extract::State;
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use maud::html;
+use std::f64::consts::PI;
 
 const W: f64 = 1000.0;
 const H: f64 = 700.0;
+const TILE: f64 = 256.0;
+
+/// Web Mercator world pixels at zoom `z`.
+fn world(lat: f64, lon: f64, z: u32) -> (f64, f64) {
+    let size = TILE * f64::from(1u32 << z);
+    let lat = lat.clamp(-85.0511, 85.0511).to_radians();
+    let x = (lon + 180.0) / 360.0 * size;
+    let y = (1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / PI) / 2.0 * size;
+    (x, y)
+}
+
+/// The view: a zoom and the world-pixel origin of the SVG's top left corner.
+struct View {
+    z: u32,
+    x0: f64,
+    y0: f64,
+}
+
+impl View {
+    fn fit(points: &[(f64, f64)]) -> View {
+        let (mut lat0, mut lat1, mut lon0, mut lon1) = (90f64, -90f64, 180f64, -180f64);
+        for (lat, lon) in points {
+            (lat0, lat1) = (lat0.min(*lat), lat1.max(*lat));
+            (lon0, lon1) = (lon0.min(*lon), lon1.max(*lon));
+        }
+        if lat0 > lat1 {
+            // Nothing to show: Shanghai.
+            (lat0, lat1, lon0, lon1) = (31.0, 31.4, 121.2, 121.7);
+        }
+        let mut z = 17;
+        while z > 1 {
+            let (ax, ay) = world(lat1, lon0, z);
+            let (bx, by) = world(lat0, lon1, z);
+            if (bx - ax) <= W * 0.9 && (by - ay) <= H * 0.9 {
+                break;
+            }
+            z -= 1;
+        }
+        let (ax, ay) = world(lat1, lon0, z);
+        let (bx, by) = world(lat0, lon1, z);
+        View {
+            z,
+            x0: (ax + bx) / 2.0 - W / 2.0,
+            y0: (ay + by) / 2.0 - H / 2.0,
+        }
+    }
+
+    fn xy(&self, lat: f64, lon: f64) -> (String, String) {
+        let (x, y) = world(lat, lon, self.z);
+        (format!("{:.1}", x - self.x0), format!("{:.1}", y - self.y0))
+    }
+
+    /// The tiles under the view: (href, x, y).
+    fn tiles(&self, template: &str) -> Vec<(String, f64, f64)> {
+        let n = 1i64 << self.z;
+        let (tx0, ty0) = (
+            (self.x0 / TILE).floor() as i64,
+            (self.y0 / TILE).floor() as i64,
+        );
+        let (tx1, ty1) = (
+            ((self.x0 + W) / TILE).floor() as i64,
+            ((self.y0 + H) / TILE).floor() as i64,
+        );
+        let mut out = Vec::new();
+        for ty in ty0.max(0)..=ty1.min(n - 1) {
+            for tx in tx0..=tx1 {
+                let href = template
+                    .replace("{z}", &self.z.to_string())
+                    .replace("{x}", &tx.rem_euclid(n).to_string())
+                    .replace("{y}", &ty.to_string());
+                out.push((href, tx as f64 * TILE - self.x0, ty as f64 * TILE - self.y0));
+            }
+        }
+        out
+    }
+}
+
+/// `scheme://host[:port]` of a URL template, for the content security policy.
+fn origin(template: &str) -> &str {
+    let rest = template.find("://").map_or(0, |i| i + 3);
+    template[rest..]
+        .find('/')
+        .map_or(template, |i| &template[..rest + i])
+}
 
 /// `GET /console/map`
 pub async fn page(
@@ -31,12 +119,8 @@ pub async fn page(
         }),
     )
     .await?;
-    let Json(engineers) = crate::routes::engineers::list_engineers(State(state), office).await?;
-    let sites: Vec<_> = list
-        .items
-        .iter()
-        .map(|o| (o.site_lat, o.site_lon, o))
-        .collect();
+    let Json(engineers) =
+        crate::routes::engineers::list_engineers(State(state.clone()), office).await?;
     let people: Vec<_> = engineers
         .iter()
         .filter_map(|e| {
@@ -47,20 +131,14 @@ pub async fn page(
                 .map(|(lat, lon, live)| (lat, lon, live, e))
         })
         .collect();
-    let lats = sites.iter().map(|s| s.0).chain(people.iter().map(|p| p.0));
-    let lons = sites.iter().map(|s| s.1).chain(people.iter().map(|p| p.1));
-    let (mut lat0, mut lat1) = lats.fold((90f64, -90f64), |(a, b), x| (a.min(x), b.max(x)));
-    let (mut lon0, mut lon1) = lons.fold((180f64, -180f64), |(a, b), x| (a.min(x), b.max(x)));
-    if lat0 > lat1 {
-        (lat0, lat1, lon0, lon1) = (31.0, 31.4, 121.2, 121.7);
-    }
-    let k = ((lat0 + lat1) / 2.0).to_radians().cos();
-    let pad = 0.05 * (lat1 - lat0).max((lon1 - lon0) * k).max(0.01);
-    let (lat0, lat1) = (lat0 - pad, lat1 + pad);
-    let (lon0, lon1) = (lon0 - pad / k, lon1 + pad / k);
-    let scale = (W / ((lon1 - lon0) * k)).min(H / (lat1 - lat0));
-    let x = |lon: f64| (lon - lon0) * k * scale;
-    let y = |lat: f64| (lat1 - lat) * scale;
+    let points: Vec<(f64, f64)> = list
+        .items
+        .iter()
+        .map(|o| (o.site_lat, o.site_lon))
+        .chain(people.iter().map(|p| (p.0, p.1)))
+        .collect();
+    let view = View::fit(&points);
+    let tiles = state.settings.map_tiles.as_deref();
     let body = html! {
         h1 { (ctx.t("map.title")) }
         p.legend {
@@ -72,24 +150,78 @@ pub async fn page(
             svg viewBox={"0 0 " (W) " " (H)} role="img" aria-labelledby="map-title" {
                 title #map-title { (ctx.t("map.title")) }
                 rect width=(W) height=(H) class="sea" {}
-                @for (lat, lon, o) in &sites {
+                @if let Some(t) = tiles {
+                    g.tiles aria-hidden="true" {
+                        @for (href, x, y) in view.tiles(t) {
+                            image href=(href) x=(x) y=(y) width=(TILE) height=(TILE) {}
+                        }
+                    }
+                }
+                @for o in &list.items {
+                    @let (x, y) = view.xy(o.site_lat, o.site_lon);
                     a href={"/console/orders/" (o.id)} {
-                        circle class={"site st-" (o.status)} cx=(format!("{:.1}", x(*lon))) cy=(format!("{:.1}", y(*lat))) r="6" {
+                        circle class={"site st-" (o.status)} cx=(x) cy=(y) r="6" {
                             title { (o.number) " · " (o.customer_name) " · " (ctx.t(&format!("status.{}", o.status))) }
                         }
                     }
                 }
                 @for (lat, lon, live, e) in &people {
+                    @let (x, y) = world(*lat, *lon, view.z);
+                    @let (x, y) = (x - view.x0, y - view.y0);
                     g class=(if *live { "engineer" } else { "engineer home" }) {
-                        rect x=(format!("{:.1}", x(*lon) - 6.0)) y=(format!("{:.1}", y(*lat) - 6.0)) width="12" height="12" {
+                        rect x=(format!("{:.1}", x - 6.0)) y=(format!("{:.1}", y - 6.0)) width="12" height="12" {
                             title { (e.name) }
                         }
-                        text x=(format!("{:.1}", x(*lon) + 9.0)) y=(format!("{:.1}", y(*lat) + 4.0)) { (e.name) }
+                        text x=(format!("{:.1}", x + 9.0)) y=(format!("{:.1}", y + 4.0)) { (e.name) }
+                    }
+                }
+                @if tiles.is_some() {
+                    text.attribution x=(W - 6.0) y=(H - 6.0) text-anchor="end" {
+                        (state.settings.map_attribution.as_deref().unwrap_or_default())
                     }
                 }
             }
-            figcaption { (sites.len()) " " (ctx.t("map.open_orders")) " · " (people.len()) " " (ctx.t("map.engineers")) }
+            figcaption { (list.items.len()) " " (ctx.t("map.open_orders")) " · " (people.len()) " " (ctx.t("map.engineers")) }
         }
     };
-    Ok(layout::page(&ctx, ctx.t("map.title"), "map", body).into_response())
+    let mut resp = layout::page(&ctx, ctx.t("map.title"), "map", body).into_response();
+    if let Some(t) = tiles {
+        let csp = format!(
+            "default-src 'self'; img-src 'self' data: {}; style-src 'self' 'unsafe-inline'; \
+             script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; \
+             base-uri 'none'",
+            origin(t)
+        );
+        if let Ok(v) = HeaderValue::from_str(&csp) {
+            resp.headers_mut().insert("content-security-policy", v);
+        }
+    }
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_view_fits_shanghai_and_lists_its_tiles() {
+        let v = View::fit(&[(31.0, 121.2), (31.4, 121.7)]);
+        let (ax, ay) = v.xy(31.4, 121.2);
+        let (bx, by) = v.xy(31.0, 121.7);
+        for c in [&ax, &ay, &bx, &by] {
+            let c: f64 = c.parse().unwrap();
+            assert!((0.0..=W).contains(&c), "{c} outside the view");
+        }
+        let tiles = v.tiles("https://tiles.example/{z}/{x}/{y}.png");
+        assert!(!tiles.is_empty() && tiles.len() <= 30, "{}", tiles.len());
+        assert!(
+            tiles[0]
+                .0
+                .starts_with(&format!("https://tiles.example/{}/", v.z))
+        );
+        assert_eq!(
+            origin("https://tiles.example:8443/{z}/{x}/{y}.png"),
+            "https://tiles.example:8443"
+        );
+    }
 }
