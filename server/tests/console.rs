@@ -99,7 +99,7 @@ const TABLE: &[Row] = &[
     row("POST", "/console/orders/{wo}/flags/no-such-flag/resolve", None,  [303, 403, 403, 404, 404, 403, 404]),
     row("POST", "/console/engineers/{eng}", Some("skills=hvac&day1=1&start=08:00&end=17:00"),
                                                                           [303, 403, 403, 404, 303, 403, 303]),
-    row("POST", "/console/operations/receive", Some("location=WH-X&supplier=S&sku=NO-SUCH&qty=1"),
+    row("POST", "/console/operations/receive", Some("location=WH-X&supplier=S&sku0=NO-SUCH&qty0=1"),
                                                                           [303, 403, 403, 403, 403, 422, 422]),
     row("POST", "/console/requests/no-such/decide", Some("approved_qty=1&action=approve"),
                                                                           [303, 403, 403, 403, 403, 404, 404]),
@@ -453,7 +453,79 @@ async fn the_map_draws_tiles_only_when_configured(db: TestDb) {
     assert!(!csp.contains("tiles.example"), "{csp}");
 }
 
+async fn warehouse_forms_post_several_lines_through_the_ledger(db: TestDb) {
+    let app = TestApp::new(db).await;
+    let f = Fixture::new(&app).await;
+    let w = &f.warehouse.token;
+    let r = app
+        .post(
+            "/api/v1/inventory/locations",
+            w,
+            serde_json::json!({"code": "WH-T", "name": "Test", "kind": "warehouse"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    for sku in ["P-1", "P-2"] {
+        let r = app
+            .post(
+                "/api/v1/inventory/parts",
+                w,
+                serde_json::json!({"sku": sku, "name": sku, "unit": "pcs"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    }
+    let form = "location=WH-T&supplier=Acme&sku0=P-1&qty0=5&sku1=P-2&qty1=7&sku2=&qty2=";
+    let r = console(
+        &app,
+        Method::POST,
+        "/console/operations/receive",
+        Some(w),
+        Some(form),
+        Some(w),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{:?}", r.body);
+    let stock = app.get("/api/v1/inventory/stock?location=WH-T", w).await;
+    let qty = |sku: &str| {
+        stock.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["sku"] == sku)
+            .map(|l| l["qty"].as_i64().unwrap())
+    };
+    assert_eq!((qty("P-1"), qty("P-2")), (Some(5), Some(7)));
+    // A bad line refuses the whole form: nothing moves.
+    let form = "location=WH-T&supplier=Acme&sku0=P-1&qty0=5&sku1=NO-SUCH&qty1=1";
+    let r = console(
+        &app,
+        Method::POST,
+        "/console/operations/receive",
+        Some(w),
+        Some(form),
+        Some(w),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let page = console(
+        &app,
+        Method::GET,
+        "/console/stock?location=WH-T",
+        Some(w),
+        None,
+        None,
+    )
+    .await;
+    assert!(page.body.as_str().unwrap().contains("data-sku=\"P-1\""));
+    let again = app
+        .get("/api/v1/inventory/stock?location=WH-T&sku=P-1", w)
+        .await;
+    assert_eq!(again.body["items"][0]["qty"], 5);
+}
+
 conformance!(
+    warehouse_forms_post_several_lines_through_the_ledger,
     the_map_draws_tiles_only_when_configured,
     every_console_route_answers_every_caller_as_the_table_says,
     forms_without_the_sessions_csrf_token_are_refused,

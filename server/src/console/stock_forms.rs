@@ -1,7 +1,8 @@
 //! The warehouse's forms: receive, issue, transfer, return (good or defective) and adjust. Each
-//! form posts one part line (with its serial numbers, if the part is serial-tracked); the
-//! handler builds the API's request body from it and calls the API's handler, so every check
-//! (stock on hand, reservations, serials, units) is the ledger's.
+//! form posts up to [`LINES`] part lines (with serial numbers, for serial-tracked parts); the
+//! handler builds the API's request body from them and calls the API's handler, so every check
+//! (stock on hand, reservations, serials, units) is the ledger's, and the lines post together
+//! or not at all.
 
 use super::layout;
 use super::session::Ctx;
@@ -22,14 +23,22 @@ pub struct DoneQuery {
     done: Option<String>,
 }
 
+/// Part lines per form.
+pub const LINES: usize = 3;
+
 fn line_fields(ctx: &Ctx, kind: &str) -> Markup {
     html! {
-        label for={(kind) "-sku"} { (ctx.t("stock.sku")) }
-        input id={(kind) "-sku"} name="sku" type="text" required;
-        label for={(kind) "-qty"} { (ctx.t("stock.qty")) }
-        input id={(kind) "-qty"} name="qty" type="number" min="1" step="1" required;
-        label for={(kind) "-serials"} { (ctx.t("ops.serials")) }
-        input id={(kind) "-serials"} name="serials" type="text" placeholder="SN-1, SN-2";
+        @for i in 0..LINES {
+            fieldset.line {
+                legend { (ctx.t("ops.line")) " " (i + 1) }
+                label for={(kind) "-sku" (i)} { (ctx.t("stock.sku")) }
+                input id={(kind) "-sku" (i)} name={"sku" (i)} type="text" required[i == 0];
+                label for={(kind) "-qty" (i)} { (ctx.t("stock.qty")) }
+                input id={(kind) "-qty" (i)} name={"qty" (i)} type="number" step="1" required[i == 0];
+                label for={(kind) "-serials" (i)} { (ctx.t("ops.serials")) }
+                input id={(kind) "-serials" (i)} name={"serials" (i)} type="text" placeholder="SN-1, SN-2";
+            }
+        }
         label for={(kind) "-note"} { (ctx.t("order.note")) }
         input id={(kind) "-note"} name="note" type="text";
     }
@@ -114,44 +123,51 @@ fn field<'a>(f: &'a HashMap<String, String>, k: &str) -> Option<&'a str> {
 
 /// The request body of the API's operation `kind`, from a console form.
 fn body_of(kind: &str, f: &HashMap<String, String>) -> Result<Value, AppError> {
-    let bad = |what: &str| AppError::Invalid(format!("{what} is missing or not a number"));
-    let sku = field(f, "sku").ok_or_else(|| bad("sku"))?;
-    let qty: i64 = field(f, "qty")
-        .and_then(|q| q.parse().ok())
-        .ok_or_else(|| bad("qty"))?;
-    let serials: Vec<&str> = field(f, "serials")
-        .map(|s| {
-            s.split([',', ' ', '\n'])
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
+    let mode = if field(f, "mode") == Some("delta") {
+        "delta"
+    } else {
+        "counted"
+    };
+    let mut lines = Vec::new();
+    for i in 0..LINES {
+        let Some(sku) = field(f, &format!("sku{i}")) else {
+            continue;
+        };
+        let qty: i64 = field(f, &format!("qty{i}"))
+            .and_then(|q| q.parse().ok())
+            .ok_or_else(|| {
+                AppError::Invalid(format!("line {}: the quantity is not a number", i + 1))
+            })?;
+        let serials: Vec<&str> = field(f, &format!("serials{i}"))
+            .map(|s| {
+                s.split([',', ' ', '\n'])
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let qty_key = if kind == "adjust" { mode } else { "qty" };
+        lines.push(json!({"sku": sku, qty_key: qty, "serials": serials}));
+    }
+    if lines.is_empty() {
+        return Err(AppError::Invalid("give at least one part line".into()));
+    }
     let note = field(f, "note").unwrap_or_default();
-    let line = json!({"sku": sku, "qty": qty, "serials": serials});
     Ok(match kind {
         "receive" => json!({
             "location": field(f, "location"), "supplier": field(f, "supplier").unwrap_or_default(),
-            "reference": field(f, "reference"), "note": note, "lines": [line],
+            "reference": field(f, "reference"), "note": note, "lines": lines,
         }),
         "issue" | "transfer" => json!({
-            "from": field(f, "from"), "to": field(f, "to"), "note": note, "lines": [line],
+            "from": field(f, "from"), "to": field(f, "to"), "note": note, "lines": lines,
         }),
         "return" => json!({
             "from": field(f, "from"), "condition": field(f, "condition").unwrap_or("good"),
-            "note": note, "lines": [line],
+            "note": note, "lines": lines,
         }),
-        "adjust" => {
-            let mode = if field(f, "mode") == Some("delta") {
-                "delta"
-            } else {
-                "counted"
-            };
-            json!({
-                "location": field(f, "location"), "reason": field(f, "reason").unwrap_or_default(),
-                "note": note,
-                "lines": [{"sku": sku, mode: qty, "serials": serials}],
-            })
-        }
+        "adjust" => json!({
+            "location": field(f, "location"), "reason": field(f, "reason").unwrap_or_default(),
+            "note": note, "lines": lines,
+        }),
         _ => return Err(AppError::NotFound("operation")),
     })
 }
@@ -190,18 +206,23 @@ mod tests {
     #[test]
     fn forms_become_the_api_bodies() {
         let f: HashMap<String, String> = [
-            ("sku", "CAP-35UF"),
-            ("qty", "3"),
+            ("sku0", "CAP-35UF"),
+            ("qty0", "3"),
+            ("sku2", "BELT-A45"),
+            ("qty2", "1"),
+            ("sku1", ""),
             ("from", "WH-SH"),
             ("to", "VAN-1"),
-            ("serials", ""),
+            ("serials0", ""),
         ]
         .into_iter()
         .map(|(k, v)| (k.into(), v.into()))
         .collect();
         let issue: crate::inventory::operations::Issue =
             serde_json::from_value(body_of("issue", &f).unwrap()).unwrap();
+        assert_eq!(issue.lines.len(), 2);
         assert_eq!(issue.lines[0].qty, 3);
+        assert_eq!(issue.lines[1].sku, "BELT-A45");
         assert_eq!(issue.to.as_deref(), Some("VAN-1"));
         let mut f = f;
         f.insert("mode".into(), "delta".into());
