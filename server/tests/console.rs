@@ -524,7 +524,72 @@ async fn warehouse_forms_post_several_lines_through_the_ledger(db: TestDb) {
     assert_eq!(again.body["items"][0]["qty"], 5);
 }
 
+async fn the_live_board_hears_another_dispatchers_assignment(db: TestDb) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let app = TestApp::new(db).await;
+    let f = Fixture::new(&app).await;
+    let req = Request::get("/console/events")
+        .header(
+            header::COOKIE,
+            format!("{SESSION_COOKIE}={}", f.admin.token),
+        )
+        .body(Body::empty())
+        .unwrap();
+    let resp = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/event-stream");
+    let mut body = resp.into_body();
+    // The dispatcher un-assigns the order through the API, as another browser or a script would.
+    let r = app
+        .post(
+            &format!("/api/v1/work-orders/{}/assign", f.work_order),
+            &f.dispatcher.token,
+            serde_json::json!({"engineer_id": null}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let started = std::time::Instant::now();
+    let mut seen = String::new();
+    while !seen.contains("event: change") {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), body.frame())
+            .await
+            .expect("a change event within 5 s")
+            .expect("stream open")
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            seen.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    // Woken by the feed, not by the 3 s safety net.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    // Another organisation's dispatcher is not told.
+    let req = Request::get("/console/events")
+        .header(
+            header::COOKIE,
+            format!("{SESSION_COOKIE}={}", f.other_org_dispatcher.token),
+        )
+        .body(Body::empty())
+        .unwrap();
+    let mut other = app.router.clone().oneshot(req).await.unwrap().into_body();
+    let r = app
+        .post(
+            &format!("/api/v1/work-orders/{}/assign", f.work_order),
+            &f.dispatcher.token,
+            serde_json::json!({"engineer_id": f.engineer.id.to_string()}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let quiet = tokio::time::timeout(std::time::Duration::from_millis(500), other.frame()).await;
+    assert!(quiet.is_err(), "another organisation heard of the change");
+}
+
 conformance!(
+    the_live_board_hears_another_dispatchers_assignment,
     warehouse_forms_post_several_lines_through_the_ledger,
     the_map_draws_tiles_only_when_configured,
     every_console_route_answers_every_caller_as_the_table_says,

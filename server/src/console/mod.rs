@@ -12,6 +12,7 @@
 //! console's own `fetch` calls, leaves them as JSON). See `docs/console.md`.
 
 mod assets;
+mod assign;
 mod board;
 mod engineers;
 mod events;
@@ -58,7 +59,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/orders/{id}/status", post(orders_edit::set_status))
         .route(
             "/console/orders/{id}/assign",
-            get(board::suggestions_page).post(board::assign),
+            get(assign::suggestions_page).post(assign::assign),
         )
         .route(
             "/console/orders/{id}/flags/{flag}/resolve",
