@@ -255,6 +255,9 @@ fn dispatcher_and_warehouse_work_in_the_console(backend: Backend) {
     b.goto(&format!("{url}/console/engineers"));
     b.find("table.data tbody tr");
     shot(&b, "console-engineers");
+    b.goto(&format!("{url}/console/board?view=week"));
+    b.find("#board .week .day .card");
+    shot(&b, "console-board-week");
     sign_out(&b);
     drop(b);
 

@@ -109,6 +109,9 @@ const TABLE: &[Row] = &[
     row("POST", "/console/catalog/imports", Some("x=1"),                  [303, 403, 403, 403, 403, 422, 422]),
     row("POST", "/console/devices/{dev}/revoke", None,                    [303, 403, 403, 404, 303, 403, 303]),
     row("POST", "/console/orders/{wo}/status", Some("status=cancelled"),  [303, 403, 403, 404, 303, 403, 303]),
+    // Reopen the cancelled order; closing it now is a transition the status machine refuses.
+    row("POST", "/console/orders/{wo}/status", Some("status=new"),        [303, 403, 403, 404, 303, 403, 303]),
+    row("POST", "/console/orders/{wo}/status", Some("status=closed"),     [303, 403, 403, 404, 409, 403, 409]),
     row("POST", "/logout", None,                                          [303, 303, 303, 303, 303, 303, 303]),
 ];
 
