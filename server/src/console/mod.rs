@@ -33,6 +33,20 @@ pub use session::{CSRF_HEADER, SESSION_COOKIE, csrf_token};
 use crate::state::AppState;
 use axum::Router;
 use axum::routing::{get, post};
+use std::collections::HashMap;
+use sync_core::OrgId;
+
+/// Users' names by id in one organisation, for pages that show who did what (the API's records
+/// carry ids). The one query of the console's own, besides the live board's sequence check.
+async fn user_names(state: &AppState, org: OrgId) -> HashMap<String, String> {
+    sqlx::query_as::<_, (String, String)>("SELECT id, name FROM users WHERE org_id = $1")
+        .bind(org.to_string())
+        .fetch_all(state.db.pool())
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
+}
 
 /// Every console route. Merged into [`crate::routes::app`] beside the API.
 pub fn router(state: AppState) -> Router<AppState> {

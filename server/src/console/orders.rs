@@ -13,7 +13,6 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
-use std::collections::HashMap;
 use sync_core::Status;
 use sync_core::rules::status::allowed;
 use sync_core::workorder::{FormValue, Visit, WorkOrder};
@@ -21,17 +20,6 @@ use sync_core::workorder::{FormValue, Visit, WorkOrder};
 #[derive(Deserialize, Default)]
 pub struct DoneQuery {
     done: Option<String>,
-}
-
-/// Engineers' and office users' names by id, for the page.
-async fn names(state: &AppState, ctx: &Ctx) -> HashMap<String, String> {
-    sqlx::query_as::<_, (String, String)>("SELECT id, name FROM users WHERE org_id = $1")
-        .bind(ctx.caller().org.to_string())
-        .fetch_all(state.db.pool())
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .collect()
 }
 
 /// `GET /console/orders/{id}`
@@ -44,7 +32,7 @@ pub async fn page(
 ) -> Result<Response, AppError> {
     let Json(wo) =
         dispatch::get_work_order_document(State(state.clone()), office.0, Path(id)).await?;
-    let names = names(&state, &ctx).await;
+    let names = super::user_names(&state, ctx.caller().org).await;
     let name = |id: &str| {
         names
             .get(id)

@@ -17,22 +17,11 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
-use std::collections::HashMap;
 
 #[derive(Deserialize, Default)]
 pub struct ListQuery {
     status: Option<String>,
     done: Option<String>,
-}
-
-async fn names(state: &AppState, ctx: &Ctx) -> HashMap<String, String> {
-    sqlx::query_as::<_, (String, String)>("SELECT id, name FROM users WHERE org_id = $1")
-        .bind(ctx.caller().org.to_string())
-        .fetch_all(state.db.pool())
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .collect()
 }
 
 /// `GET /console/requests`
@@ -58,7 +47,7 @@ pub async fn requests_page(
         .into_iter()
         .filter(|l| l.kind.as_str() == "warehouse")
         .collect();
-    let names = names(&state, &ctx).await;
+    let names = super::user_names(&state, ctx.caller().org).await;
     let body = html! {
         h1 { (ctx.t("request.title")) }
         (layout::flash(&ctx, q.done.as_deref()))
