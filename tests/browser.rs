@@ -96,7 +96,9 @@ fn dispatcher_and_warehouse_work_in_the_console_postgres() {
 }
 
 fn dispatcher_and_warehouse_work_in_the_console(backend: Backend) {
+    // Every page screenshotted is also checked for the accessible basics.
     let shot = |b: &Browser, name: &str| {
+        assert_accessible(b, name);
         if backend == Backend::Sqlite {
             b.screenshot(name);
         }
@@ -117,6 +119,7 @@ fn dispatcher_and_warehouse_work_in_the_console(backend: Backend) {
 
     // Create an order for today, 10:00 to 12:00.
     b.goto(&format!("{url}/console/orders/new"));
+    assert_accessible(&b, "new order");
     b.fill("#problem", "Browser test: compressor trips on start");
     b.fill("#asset_model", "Chiller X200");
     b.fill("#asset_serial", "SN-BROWSER-1");
@@ -303,6 +306,17 @@ fn dispatcher_and_warehouse_work_in_the_console(backend: Backend) {
          BT-BELT-1,Browser test belt,pcs,8.00,belts\n",
     )
     .unwrap();
+    for page in [
+        "operations",
+        "movements",
+        "low-stock",
+        "discrepancies",
+        "serials",
+    ] {
+        w.goto(&format!("{url}/console/{page}"));
+        w.find("main h1");
+        assert_accessible(&w, page);
+    }
     w.goto(&format!("{url}/console/catalog"));
     w.send_keys("#file", csv.to_str().unwrap());
     w.js(
@@ -354,6 +368,23 @@ fn dispatcher_and_warehouse_work_in_the_console(backend: Backend) {
         x.goto(&format!("{url}/console/orders/{order}"));
         assert_eq!(x.text("h1"), "Not for your role");
     }
+}
+
+/// Every visible form control has a label, every image a text alternative, the page a language.
+fn assert_accessible(b: &Browser, page: &str) {
+    let v = b.js(
+        "return [...document.querySelectorAll('input, select, textarea')]
+            .filter(e => e.type !== 'hidden' && e.labels.length === 0 && !e.getAttribute('aria-label'))
+            .concat([...document.querySelectorAll('img:not([alt])')])
+            .map(e => e.outerHTML.slice(0, 160))
+            .concat(document.documentElement.lang ? [] : ['<html> without lang']);",
+        json!([]),
+    );
+    assert_eq!(
+        v,
+        json!([]),
+        "{page}: controls without labels or images without alt"
+    );
 }
 
 /// A part the first warehouse has at least 10 of, without serial numbers.
