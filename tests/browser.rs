@@ -10,6 +10,7 @@ use lastmile_e2e::webdriver::{Browser, Driver};
 use lastmile_e2e::*;
 use serde_json::{Value, json};
 use std::time::Duration;
+use sync_core::workorder::Priority;
 use sync_core::{Status, UserId};
 
 const DISPATCHER: &str = "dispatcher1@demo.lastmile.dev";
@@ -188,6 +189,7 @@ fn dispatcher_and_warehouse_work_in_the_console(backend: Backend) {
         d.add_photo(c, &v, photo, "Compressor, before")?;
         d.sign(c, &v, signature, "张三 Zhang San")?;
         d.request_parts(c, &sku, 2, "spare for the next visit")?;
+        d.set_priority(c, Priority::Low)?; // not an engineer's call: refused and flagged
         Ok(())
     });
     let before = board_version(&b);
@@ -252,6 +254,12 @@ fn dispatcher_and_warehouse_work_in_the_console(backend: Backend) {
     assert!(visit.contains("replaced the start capacitor"), "{visit}");
     assert!(visit.contains("F-CAP"), "{visit}");
     shot(&b, "console-order");
+    // The phone's refused priority change is flagged; the dispatcher marks it dealt with.
+    assert!(b.text("section.flags li.open").contains("priority"));
+    b.click("section.flags li.open form button");
+    b.find("p.flash.good");
+    assert!(b.try_find("section.flags li.open").is_none());
+    b.find("section.flags li.resolved");
     b.goto(&format!("{url}/console/map"));
     b.find("svg circle.site");
     shot(&b, "console-map");
