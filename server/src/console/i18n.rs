@@ -43,16 +43,37 @@ fn load(src: &str) -> Catalog {
 
 static CATALOGS: LazyLock<[Catalog; 2]> = LazyLock::new(|| [load(EN), load(ZH_CN)]);
 
+/// A missing key as a `&'static str`, allocated once per key (not once per request).
+fn missing(key: &str) -> &'static str {
+    static MISSES: LazyLock<std::sync::Mutex<HashMap<String, &'static str>>> =
+        LazyLock::new(Default::default);
+    let mut m = MISSES.lock().expect("i18n lock");
+    if let Some(s) = m.get(key) {
+        return s;
+    }
+    let s: &'static str = Box::leak(key.to_owned().into_boxed_str());
+    // Bounded: keys come from the code and from stored statuses, not from requests.
+    if m.len() < 1024 {
+        m.insert(key.to_owned(), s);
+    }
+    s
+}
+
 impl Lang {
     pub const ALL: [Lang; 2] = [Lang::En, Lang::ZhCn];
 
-    /// The message `key`; the key itself if a catalog lacks it (a test prevents that).
+    /// The message `key`; the key itself if a catalog lacks it (a test prevents that for the
+    /// keys the code spells out; a key built from data, like an unknown status, can miss).
     pub fn t(self, key: &str) -> &'static str {
-        let i = self as usize;
-        CATALOGS[i].get(key).copied().unwrap_or_else(|| {
+        self.get(key).unwrap_or_else(|| {
             tracing::warn!(key, "console message missing");
-            Box::leak(key.to_owned().into_boxed_str())
+            missing(key)
         })
+    }
+
+    /// The message `key`, if the catalog has it.
+    pub fn get(self, key: &str) -> Option<&'static str> {
+        CATALOGS[self as usize].get(key).copied()
     }
 
     /// The BCP 47 tag, as in `<html lang>` and the cookie.

@@ -105,7 +105,8 @@ pub async fn page(
                     li {
                         (layout::when(&ctx, e.device_time_ms)) " · "
                         strong { (name(&e.user)) } " (" (ctx.t(&format!("role.{}", e.role))) ") · "
-                        span.kind { (e.kind) } @if !e.detail.is_empty() { ": " (e.detail) }
+                        span.kind title=(e.kind) { (ctx.lang.get(&format!("event.{}", e.kind)).unwrap_or(&e.kind)) }
+                        @if !e.detail.is_empty() { ": " (e.detail) }
                     }
                 }
             }
@@ -124,7 +125,8 @@ fn flags(ctx: &Ctx, wo: &WorkOrder) -> Markup {
             ul {
                 @for f in &wo.flags {
                     li class=(if f.resolved_by.is_some() { "resolved" } else { "open" }) {
-                        span.badge.flag { (f.kind) } " " code { (f.field) } " " (f.detail)
+                        span.badge.flag title=(f.kind) { (ctx.lang.get(&format!("flag.{}", f.kind)).unwrap_or(&f.kind)) }
+                        " " code { (f.field) } " " (f.detail)
                         @if f.resolved_by.is_some() {
                             " " span.muted { (ctx.t("order.flag_resolved")) }
                         } @else {
