@@ -192,6 +192,15 @@ fn dispatcher_and_warehouse_work_in_the_console(backend: Backend) {
         d.set_priority(c, Priority::Low)?; // not an engineer's call: refused and flagged
         Ok(())
     });
+    // Online, the phone reports where it is: the map shows it (not the home base).
+    let (s, body) = call(
+        &reqwest::blocking::Client::new(),
+        "POST",
+        &format!("{url}/api/v1/me/location"),
+        Some(&phone.token),
+        Some(json!({"lat": 31.2304, "lon": 121.4737, "at_ms": lastmile_e2e_now_ms()})),
+    );
+    assert_eq!(s, 204, "{body}");
     let before = board_version(&b);
     phone.sync().unwrap();
     b.wait(Duration::from_secs(10), || {
@@ -262,6 +271,11 @@ fn dispatcher_and_warehouse_work_in_the_console(backend: Backend) {
     b.find("section.flags li.resolved");
     b.goto(&format!("{url}/console/map"));
     b.find("svg circle.site");
+    assert_eq!(
+        b.find_all("svg g.engineer:not(.home)").len(),
+        1,
+        "the phone's position"
+    );
     shot(&b, "console-map");
     b.goto(&format!("{url}/console/engineers"));
     b.find("table.data tbody tr");

@@ -29,11 +29,13 @@ fn world(lat: f64, lon: f64, z: u32) -> (f64, f64) {
     (x, y)
 }
 
-/// The view: a zoom and the world-pixel origin of the SVG's top left corner.
+/// The view: a tile zoom, the world-pixel centre at that zoom, and the scale (1 to 2) that
+/// makes the points fill the picture; tiles are drawn at that scale too.
 struct View {
     z: u32,
-    x0: f64,
-    y0: f64,
+    cx: f64,
+    cy: f64,
+    k: f64,
 }
 
 impl View {
@@ -47,39 +49,52 @@ impl View {
             // Nothing to show: Shanghai.
             (lat0, lat1, lon0, lon1) = (31.0, 31.4, 121.2, 121.7);
         }
-        let mut z = 17;
-        while z > 1 {
+        let span = |z| {
             let (ax, ay) = world(lat1, lon0, z);
             let (bx, by) = world(lat0, lon1, z);
-            if (bx - ax) <= W * 0.9 && (by - ay) <= H * 0.9 {
+            (
+                (bx - ax).max(1.0),
+                (by - ay).max(1.0),
+                (ax + bx) / 2.0,
+                (ay + by) / 2.0,
+            )
+        };
+        let mut z = 17;
+        while z > 1 {
+            let (dx, dy, _, _) = span(z);
+            if dx <= W * 0.92 && dy <= H * 0.92 {
                 break;
             }
             z -= 1;
         }
-        let (ax, ay) = world(lat1, lon0, z);
-        let (bx, by) = world(lat0, lon1, z);
-        View {
-            z,
-            x0: (ax + bx) / 2.0 - W / 2.0,
-            y0: (ay + by) / 2.0 - H / 2.0,
-        }
+        let (dx, dy, cx, cy) = span(z);
+        let k = (W * 0.92 / dx).min(H * 0.92 / dy).clamp(1.0, 2.0);
+        View { z, cx, cy, k }
     }
 
-    fn xy(&self, lat: f64, lon: f64) -> (String, String) {
+    fn screen(&self, wx: f64, wy: f64) -> (f64, f64) {
+        (
+            (wx - self.cx) * self.k + W / 2.0,
+            (wy - self.cy) * self.k + H / 2.0,
+        )
+    }
+
+    fn xy(&self, lat: f64, lon: f64) -> (f64, f64) {
         let (x, y) = world(lat, lon, self.z);
-        (format!("{:.1}", x - self.x0), format!("{:.1}", y - self.y0))
+        self.screen(x, y)
     }
 
-    /// The tiles under the view: (href, x, y).
+    /// The tiles under the view: (href, x, y); each is `TILE * k` wide.
     fn tiles(&self, template: &str) -> Vec<(String, f64, f64)> {
         let n = 1i64 << self.z;
+        let (hw, hh) = (W / 2.0 / self.k, H / 2.0 / self.k);
         let (tx0, ty0) = (
-            (self.x0 / TILE).floor() as i64,
-            (self.y0 / TILE).floor() as i64,
+            ((self.cx - hw) / TILE).floor() as i64,
+            ((self.cy - hh) / TILE).floor() as i64,
         );
         let (tx1, ty1) = (
-            ((self.x0 + W) / TILE).floor() as i64,
-            ((self.y0 + H) / TILE).floor() as i64,
+            ((self.cx + hw) / TILE).floor() as i64,
+            ((self.cy + hh) / TILE).floor() as i64,
         );
         let mut out = Vec::new();
         for ty in ty0.max(0)..=ty1.min(n - 1) {
@@ -88,7 +103,8 @@ impl View {
                     .replace("{z}", &self.z.to_string())
                     .replace("{x}", &tx.rem_euclid(n).to_string())
                     .replace("{y}", &ty.to_string());
-                out.push((href, tx as f64 * TILE - self.x0, ty as f64 * TILE - self.y0));
+                let (x, y) = self.screen(tx as f64 * TILE, ty as f64 * TILE);
+                out.push((href, x, y));
             }
         }
         out
@@ -153,21 +169,21 @@ pub async fn page(
                 @if let Some(t) = tiles {
                     g.tiles aria-hidden="true" {
                         @for (href, x, y) in view.tiles(t) {
-                            image href=(href) x=(x) y=(y) width=(TILE) height=(TILE) {}
+                            image href=(href) x=(format!("{x:.1}")) y=(format!("{y:.1}"))
+                                width=(format!("{:.1}", TILE * view.k)) height=(format!("{:.1}", TILE * view.k)) {}
                         }
                     }
                 }
                 @for o in &list.items {
                     @let (x, y) = view.xy(o.site_lat, o.site_lon);
                     a href={"/console/orders/" (o.id)} {
-                        circle class={"site st-" (o.status)} cx=(x) cy=(y) r="6" {
+                        circle class={"site st-" (o.status)} cx=(format!("{x:.1}")) cy=(format!("{y:.1}")) r="6" {
                             title { (o.number) " · " (o.customer_name) " · " (ctx.t(&format!("status.{}", o.status))) }
                         }
                     }
                 }
                 @for (lat, lon, live, e) in &people {
-                    @let (x, y) = world(*lat, *lon, view.z);
-                    @let (x, y) = (x - view.x0, y - view.y0);
+                    @let (x, y) = view.xy(*lat, *lon);
                     g class=(if *live { "engineer" } else { "engineer home" }) {
                         rect x=(format!("{:.1}", x - 6.0)) y=(format!("{:.1}", y - 6.0)) width="12" height="12" {
                             title { (e.name) }
@@ -208,10 +224,17 @@ mod tests {
         let v = View::fit(&[(31.0, 121.2), (31.4, 121.7)]);
         let (ax, ay) = v.xy(31.4, 121.2);
         let (bx, by) = v.xy(31.0, 121.7);
-        for c in [&ax, &ay, &bx, &by] {
-            let c: f64 = c.parse().unwrap();
+        for c in [ax, bx] {
             assert!((0.0..=W).contains(&c), "{c} outside the view");
         }
+        for c in [ay, by] {
+            assert!((0.0..=H).contains(&c), "{c} outside the view");
+        }
+        // The points fill the picture: one side spans at least 90 % of it.
+        assert!(
+            bx - ax >= 0.9 * W || by - ay >= 0.9 * H,
+            "{ax} {bx} {ay} {by}"
+        );
         let tiles = v.tiles("https://tiles.example/{z}/{x}/{y}.png");
         assert!(!tiles.is_empty() && tiles.len() <= 30, "{}", tiles.len());
         assert!(
