@@ -2,6 +2,9 @@
 //! a fresh PostgreSQL database, office users over HTTP, and phones that are sync-core device
 //! stores syncing over real HTTP.
 
+pub mod png;
+pub mod webdriver;
+
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -13,6 +16,8 @@ use sync_core::protocol::wire::Limits;
 use sync_core::{DocId, EditContext, Error, Role, Store, UserId, WorkOrderDoc};
 
 pub const PASSWORD: &str = "correct horse battery";
+/// The password of every account `lastmile demo` creates.
+pub const DEMO_PASSWORD: &str = "lastmile-demo";
 
 /// The `lastmile` binary, built once per test process (a no-op when cargo built it already).
 pub fn lastmile_bin() -> PathBuf {
@@ -123,9 +128,19 @@ impl TestDb {
 
     /// Start a server on a free port.
     pub fn serve(&self) -> Server {
+        self.start("serve")
+    }
+
+    /// Seed the demo organisation (`lastmile demo`: accounts with [`DEMO_PASSWORD`], 500
+    /// orders, stocked vans) and serve it on a free port.
+    pub fn demo(&self) -> Server {
+        self.start("demo")
+    }
+
+    fn start(&self, command: &str) -> Server {
         let mut child = self
             .command()
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args([command, "--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -191,12 +206,17 @@ pub struct Office {
 }
 
 pub fn login(url: &str, email: &str) -> String {
+    login_with(url, email, PASSWORD)
+}
+
+/// Sign in with a given password (the demo's, say); returns the session token.
+pub fn login_with(url: &str, email: &str, password: &str) -> String {
     let (status, body) = call(
         &client(),
         "POST",
         &format!("{url}/api/v1/auth/login"),
         None,
-        Some(json!({"email": email, "password": PASSWORD})),
+        Some(json!({"email": email, "password": password})),
     );
     assert_eq!(status, 200, "login {email}: {body}");
     body["token"].as_str().expect("token").to_owned()
@@ -225,9 +245,13 @@ pub fn call(
 
 impl Office {
     pub fn login(url: &str, email: &str) -> Office {
+        Office::login_with(url, email, PASSWORD)
+    }
+
+    pub fn login_with(url: &str, email: &str, password: &str) -> Office {
         Office {
             url: url.to_owned(),
-            token: login(url, email),
+            token: login_with(url, email, password),
             http: client(),
         }
     }
@@ -343,8 +367,13 @@ pub struct Phone {
 
 impl Phone {
     pub fn register(url: &str, user: UserId, email: &str) -> Phone {
+        Phone::register_with(url, user, email, PASSWORD)
+    }
+
+    /// Register with a given password (the demo's, say).
+    pub fn register_with(url: &str, user: UserId, email: &str, password: &str) -> Phone {
         let http = client();
-        let session = login(url, email);
+        let session = login_with(url, email, password);
         let device_id = format!("phone-{}", uuid::Uuid::new_v4().simple());
         let (s, b) = call(
             &http,
@@ -440,6 +469,32 @@ impl Phone {
         );
         assert_eq!(s, 200, "{b}");
         (b["changed"].as_bool().unwrap(), t.elapsed())
+    }
+
+    /// Upload a photo or signature as the phone does (start, then one chunk); returns its
+    /// content hash for the document.
+    pub fn upload(&self, bytes: &[u8], content_type: &str) -> sync_core::ContentHash {
+        let hash = sync_core::ContentHash::of(bytes);
+        let (s, b) = call(
+            &self.http,
+            "POST",
+            &format!("{}/api/v1/blobs/{hash}/upload", self.url),
+            Some(&self.token),
+            Some(json!({"size": bytes.len(), "content_type": content_type})),
+        );
+        assert_eq!(s, 200, "start upload: {b}");
+        if b["complete"].as_bool() != Some(true) {
+            let resp = self
+                .http
+                .patch(format!("{}/api/v1/blobs/{hash}/upload?offset=0", self.url))
+                .bearer_auth(&self.token)
+                .header("content-type", "application/octet-stream")
+                .body(bytes.to_vec())
+                .send()
+                .expect("upload chunk");
+            assert_eq!(resp.status().as_u16(), 200, "{:?}", resp.text());
+        }
+        hash
     }
 
     pub fn cursor(&self) -> u64 {

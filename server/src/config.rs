@@ -8,7 +8,9 @@
 //! | log format | `--log-format` / `LASTMILE_LOG_FORMAT` | `log_format` | `pretty` |
 //!
 //! The file (`--config` / `LASTMILE_CONFIG`) may also set `session_ttl_minutes` (720),
-//! `max_body_bytes` (2 MiB), `login_max_failures` (5) and `login_window_secs` (60).
+//! `max_body_bytes` (2 MiB), `login_max_failures` (5), `login_window_secs` (60),
+//! `utc_offset_minutes` (0), and for the web console's map `map_tiles` (a tile URL template,
+//! off by default) with `map_attribution`.
 
 use crate::error::{Error, Result};
 use serde::Deserialize;
@@ -43,6 +45,10 @@ pub struct FileConfig {
     pub login_max_failures: Option<u32>,
     pub login_window_secs: Option<u64>,
     pub utc_offset_minutes: Option<i32>,
+    /// The console map's background tiles, e.g. `https://tile.openstreetmap.org/{z}/{x}/{y}.png`.
+    pub map_tiles: Option<String>,
+    /// The tile service's required credit, shown on the map.
+    pub map_attribution: Option<String>,
 }
 
 /// Values given on the command line or in the environment (clap reads both); they win over the
@@ -80,6 +86,10 @@ pub struct Settings {
     /// used by tests that build `Settings::default()`, is a folder under the system's temporary
     /// directory; `Config` always sets the configured one.
     pub data_dir: PathBuf,
+    /// The web console's map tiles (an `https://` URL template with `{z}`, `{x}` and `{y}`);
+    /// `None`: the map is drawn without tiles and needs no network.
+    pub map_tiles: Option<String>,
+    pub map_attribution: Option<String>,
 }
 
 impl Default for Settings {
@@ -91,6 +101,8 @@ impl Default for Settings {
             login_window: Duration::from_secs(60),
             utc_offset_minutes: 0,
             data_dir: std::env::temp_dir().join("lastmile-test-data"),
+            map_tiles: None,
+            map_attribution: None,
         }
     }
 }
@@ -137,7 +149,16 @@ impl Config {
                 .utc_offset_minutes
                 .unwrap_or(defaults.utc_offset_minutes),
             data_dir: data_dir.clone(),
+            map_tiles: file.map_tiles,
+            map_attribution: file.map_attribution,
         };
+        if let Some(t) = &settings.map_tiles
+            && !(t.starts_with("https://") && ["{z}", "{x}", "{y}"].iter().all(|p| t.contains(p)))
+        {
+            return Err(Error::Config(
+                "map_tiles must be an https:// URL template with {z}, {x} and {y}".into(),
+            ));
+        }
         if !(-14 * 60..=14 * 60).contains(&settings.utc_offset_minutes) {
             return Err(Error::Config(
                 "utc_offset_minutes must be within -840..=840".into(),
@@ -215,5 +236,27 @@ mod tests {
             ..FileConfig::default()
         };
         assert!(Config::resolve(file, Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn map_tiles_must_be_an_https_template() {
+        let with = |t: &str| FileConfig {
+            map_tiles: Some(t.into()),
+            ..FileConfig::default()
+        };
+        let ok = Config::resolve(
+            with("https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
+            Overrides::default(),
+        );
+        assert!(ok.unwrap().settings.map_tiles.is_some());
+        for bad in [
+            "http://tiles.example/{z}/{x}/{y}.png",
+            "https://tiles.example/{z}/{x}.png",
+        ] {
+            assert!(
+                Config::resolve(with(bad), Overrides::default()).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod auth;
 pub mod blobs;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod demo;
 pub mod docstore;

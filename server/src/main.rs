@@ -149,7 +149,12 @@ async fn main() -> anyhow::Result<()> {
             run(&config, state).await?;
         }
         Command::Demo(_) => {
-            let state = AppState::new(db.clone(), config.settings.clone()).await?;
+            let mut settings = config.settings.clone();
+            // The demo organisation is in Shanghai: show its times there unless configured.
+            if settings.utc_offset_minutes == 0 {
+                settings.utc_offset_minutes = demo::UTC_OFFSET_MINUTES;
+            }
+            let state = AppState::new(db.clone(), settings).await?;
             let summary = demo::seed(&state).await?;
             println!(
                 "Demo organisation {:?} {} ({} work orders).",
@@ -193,6 +198,7 @@ async fn run(config: &Config, state: AppState) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let shutdown = lastmile_server::shutdown_signal();
     println!("Lastmile listening on http://{addr}");
+    println!("Web console: http://{addr}/console");
     tracing::info!(%addr, database = ?state.db.backend(), "listening");
     lastmile_server::serve(listener, state, shutdown).await?;
     Ok(())

@@ -57,7 +57,7 @@ pub struct LoginResponse {
         (status = 429, body = ErrorBody, description = "rate_limited"),
     ))]
 #[tracing::instrument(skip_all)]
-async fn login(
+pub(crate) async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     Json(req): Json<LoginRequest>,
@@ -120,7 +120,10 @@ async fn login(
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
     security(("bearer" = [])),
     responses((status = 204), (status = 401, body = ErrorBody)))]
-async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, AppError> {
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<StatusCode, AppError> {
     match &caller.device_id {
         Some(device) => {
             accounts::revoke_device(&state.db, caller.org, device).await?;
@@ -141,7 +144,10 @@ pub struct Me {
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth",
     security(("bearer" = [])),
     responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
-async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me>, AppError> {
+pub(crate) async fn me(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Me>, AppError> {
     let user = accounts::get_user(&state.db, caller.org, caller.user)
         .await?
         .ok_or(AppError::Unauthorized)?;
@@ -177,7 +183,7 @@ pub struct DeviceToken {
         (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody),
     ))]
-async fn register_device(
+pub(crate) async fn register_device(
     State(state): State<AppState>,
     EngineerOnly(caller): EngineerOnly,
     Json(req): Json<RegisterDevice>,
@@ -199,7 +205,7 @@ async fn register_device(
 #[utoipa::path(get, path = "/api/v1/devices", tag = "auth",
     security(("bearer" = [])),
     responses((status = 200, body = Vec<Device>), (status = 403, body = ErrorBody)))]
-async fn list_devices(
+pub(crate) async fn list_devices(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<Device>>, AppError> {
@@ -219,7 +225,7 @@ async fn list_devices(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "device id")),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn revoke_device(
+pub(crate) async fn revoke_device(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,

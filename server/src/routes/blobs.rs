@@ -64,7 +64,7 @@ fn hash_of(s: &str) -> Result<String, AppError> {
         (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(org = %caller.org, hash = %hash))]
-async fn start_upload(
+pub(crate) async fn start_upload(
     State(state): State<AppState>,
     caller: Caller,
     Path(hash): Path<String>,
@@ -99,7 +99,7 @@ async fn start_upload(
         (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(org = %caller.org, hash = %hash, offset = q.offset))]
-async fn append_upload(
+pub(crate) async fn append_upload(
     State(state): State<AppState>,
     caller: Caller,
     Path(hash): Path<String>,
@@ -131,7 +131,7 @@ async fn append_upload(
     responses(
         (status = 200, description = "the image", content_type = "image/jpeg"),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn get_blob(
+pub(crate) async fn get_blob(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, hash)): Path<(String, String)>,
@@ -147,7 +147,7 @@ async fn get_blob(
     responses(
         (status = 200, description = "a JPEG", content_type = "image/jpeg"),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn get_thumbnail(
+pub(crate) async fn get_thumbnail(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, hash)): Path<(String, String)>,
@@ -155,7 +155,7 @@ async fn get_thumbnail(
     serve(&state, &caller, &id, &hash, true).await
 }
 
-async fn serve(
+pub(crate) async fn serve(
     state: &AppState,
     caller: &Caller,
     id: &str,
@@ -190,7 +190,7 @@ async fn serve(
 
 /// The order if the caller may read it: office roles of its organisation, its assigned engineer,
 /// users of its customer (the rule of `GET /api/v1/work-orders/{id}`); 404 otherwise.
-async fn readable_order(
+pub(crate) async fn readable_order(
     state: &AppState,
     caller: &Caller,
     id: &str,

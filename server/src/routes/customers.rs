@@ -19,7 +19,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     security(("bearer" = [])),
     params(Page),
     responses((status = 200, body = Vec<Customer>), (status = 403, body = ErrorBody)))]
-async fn list_customers(
+pub(crate) async fn list_customers(
     State(state): State<AppState>,
     Office(caller): Office,
     Query(page): Query<Page>,
@@ -36,7 +36,7 @@ async fn list_customers(
     request_body = Customer,
     responses((status = 201, body = Customer), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_customer(
+pub(crate) async fn create_customer(
     State(state): State<AppState>,
     Office(caller): Office,
     Json(req): Json<Customer>,

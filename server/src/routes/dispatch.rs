@@ -211,7 +211,7 @@ fn parse_priority(s: &str) -> Result<Priority, AppError> {
         (status = 422, body = ErrorBody, description = "unknown customer, bad coordinates ..."),
     ))]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
-async fn create_work_order(
+pub(crate) async fn create_work_order(
     State(state): State<AppState>,
     Office(caller): Office,
     Json(req): Json<CreateWorkOrder>,
@@ -262,7 +262,7 @@ async fn create_work_order(
     security(("bearer" = [])),
     params(ListFilter),
     responses((status = 200, body = WorkOrderList), (status = 403, body = ErrorBody)))]
-async fn list_work_orders(
+pub(crate) async fn list_work_orders(
     State(state): State<AppState>,
     Office(caller): Office,
     Query(filter): Query<ListFilter>,
@@ -399,7 +399,7 @@ enum Arg {
     params(("id" = String, Path, description = "work order id")),
     responses((status = 200, body = WorkOrder), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
-async fn get_work_order(
+pub(crate) async fn get_work_order(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -416,7 +416,7 @@ async fn get_work_order(
     params(("id" = String, Path, description = "work order id")),
     responses((status = 200, body = Object, description = "sync-core's WorkOrder record"),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn get_work_order_document(
+pub(crate) async fn get_work_order_document(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -426,7 +426,7 @@ async fn get_work_order_document(
 }
 
 /// Load an order the caller may read, or the error they get.
-async fn load_visible(
+pub(crate) async fn load_visible(
     state: &AppState,
     caller: &Caller,
     id: &str,
@@ -481,7 +481,7 @@ async fn load_visible(
 }
 
 /// Apply an office edit to one order and answer with the new state.
-async fn edit(
+pub(crate) async fn edit(
     state: &AppState,
     caller: &Caller,
     id: &str,
@@ -511,7 +511,7 @@ async fn edit(
     responses((status = 200, body = WorkOrder), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(org = %caller.org, work_order = %id))]
-async fn assign(
+pub(crate) async fn assign(
     State(state): State<AppState>,
     Office(caller): Office,
     Path(id): Path<String>,
@@ -552,7 +552,7 @@ async fn assign(
     request_body = ScheduleRequest,
     responses((status = 200, body = WorkOrder), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn schedule(
+pub(crate) async fn schedule(
     State(state): State<AppState>,
     Office(caller): Office,
     Path(id): Path<String>,
@@ -573,7 +573,7 @@ async fn schedule(
               (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody, description = "transition_not_allowed"),
               (status = 422, body = ErrorBody)))]
-async fn set_status(
+pub(crate) async fn set_status(
     State(state): State<AppState>,
     Office(caller): Office,
     Path(id): Path<String>,
@@ -596,7 +596,7 @@ async fn set_status(
     request_body = PriorityRequest,
     responses((status = 200, body = WorkOrder), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn set_priority(
+pub(crate) async fn set_priority(
     State(state): State<AppState>,
     Office(caller): Office,
     Path(id): Path<String>,
@@ -634,7 +634,7 @@ fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option
     request_body = UpdateWorkOrder,
     responses((status = 200, body = WorkOrder), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn update_work_order(
+pub(crate) async fn update_work_order(
     State(state): State<AppState>,
     Office(caller): Office,
     Path(id): Path<String>,
@@ -687,7 +687,7 @@ async fn update_work_order(
            ("flag" = String, Path, description = "flag id")),
     responses((status = 200, body = WorkOrder), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
-async fn resolve_flag(
+pub(crate) async fn resolve_flag(
     State(state): State<AppState>,
     Office(caller): Office,
     Path((id, flag)): Path<(String, String)>,

@@ -50,7 +50,7 @@ pub struct UpdateEngineer {
 #[utoipa::path(get, path = "/api/v1/engineers", tag = "engineers",
     security(("bearer" = [])),
     responses((status = 200, body = Vec<Engineer>), (status = 403, body = ErrorBody)))]
-async fn list_engineers(
+pub(crate) async fn list_engineers(
     State(state): State<AppState>,
     Office(caller): Office,
 ) -> Result<Json<Vec<Engineer>>, AppError> {
@@ -66,7 +66,7 @@ async fn list_engineers(
     request_body = CreateEngineer,
     responses((status = 201, body = Engineer), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_engineer(
+pub(crate) async fn create_engineer(
     State(state): State<AppState>,
     Office(caller): Office,
     Json(req): Json<CreateEngineer>,
@@ -104,7 +104,11 @@ async fn create_engineer(
     ))
 }
 
-async fn one(state: &AppState, org: sync_core::OrgId, user: UserId) -> Result<Engineer, AppError> {
+pub(crate) async fn one(
+    state: &AppState,
+    org: sync_core::OrgId,
+    user: UserId,
+) -> Result<Engineer, AppError> {
     accounts::list_engineers(&state.db, org, Some(user))
         .await?
         .pop()
@@ -117,7 +121,7 @@ async fn one(state: &AppState, org: sync_core::OrgId, user: UserId) -> Result<En
     params(("id" = String, Path, description = "engineer (user) id")),
     responses((status = 200, body = Engineer), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
-async fn get_engineer(
+pub(crate) async fn get_engineer(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -139,7 +143,7 @@ async fn get_engineer(
     request_body = UpdateEngineer,
     responses((status = 200, body = Engineer), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn update_engineer(
+pub(crate) async fn update_engineer(
     State(state): State<AppState>,
     Office(caller): Office,
     Path(id): Path<String>,
@@ -171,7 +175,7 @@ async fn update_engineer(
     security(("bearer" = [])),
     request_body = LastLocation,
     responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn report_location(
+pub(crate) async fn report_location(
     State(state): State<AppState>,
     caller: Caller,
     Json(at): Json<LastLocation>,

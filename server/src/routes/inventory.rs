@@ -9,8 +9,8 @@
 //! | [`Planner`] | warehouse, admin, dispatcher: read stock, reserve, reports |
 //! | [`StockReader`] | the above and engineers, who see the catalog and only their own van |
 
-mod stock;
-mod workflow;
+pub(crate) mod stock;
+pub(crate) mod workflow;
 
 use crate::auth::Caller;
 use crate::error::{AppError, ErrorBody, Json, Query};
@@ -96,7 +96,10 @@ fn actor(caller: &Caller) -> Actor {
 
 /// For an engineer: the id of their van (`Some(None)` if they have none yet); for everyone
 /// else `None` (no restriction).
-async fn own_van(state: &AppState, caller: &Caller) -> Result<Option<Option<String>>, AppError> {
+pub(crate) async fn own_van(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Option<Option<String>>, AppError> {
     if caller.role != Role::Engineer {
         return Ok(None);
     }
@@ -122,7 +125,7 @@ pub struct Paged<T> {
     security(("bearer" = [])),
     params(PartFilter),
     responses((status = 200, body = Paged<Part>), (status = 403, body = ErrorBody)))]
-async fn list_parts(
+pub(crate) async fn list_parts(
     State(state): State<AppState>,
     StockReader(caller): StockReader,
     Query(filter): Query<PartFilter>,
@@ -139,7 +142,7 @@ async fn list_parts(
     responses((status = 201, body = Part), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
-async fn create_part(
+pub(crate) async fn create_part(
     State(state): State<AppState>,
     Stockkeeper(caller): Stockkeeper,
     Json(req): Json<NewPart>,
@@ -157,7 +160,7 @@ async fn create_part(
     params(("sku" = String, Path)),
     responses((status = 200, body = Part), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
-async fn get_part(
+pub(crate) async fn get_part(
     State(state): State<AppState>,
     StockReader(caller): StockReader,
     Path(sku): Path<String>,
@@ -179,7 +182,7 @@ async fn get_part(
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(org = %caller.org, sku = %sku))]
-async fn update_part(
+pub(crate) async fn update_part(
     State(state): State<AppState>,
     Stockkeeper(caller): Stockkeeper,
     Path(sku): Path<String>,
@@ -200,7 +203,7 @@ async fn update_part(
     responses((status = 200, body = Part), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(org = %caller.org, sku = %sku))]
-async fn withdraw_part(
+pub(crate) async fn withdraw_part(
     State(state): State<AppState>,
     Stockkeeper(caller): Stockkeeper,
     Path(sku): Path<String>,
@@ -225,7 +228,7 @@ pub struct ExportQuery {
     params(ExportQuery),
     responses((status = 200, description = "CSV", content_type = "text/csv"),
               (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn export_catalog(
+pub(crate) async fn export_catalog(
     State(state): State<AppState>,
     Stockkeeper(caller): Stockkeeper,
     Query(q): Query<ExportQuery>,
@@ -262,7 +265,7 @@ pub struct ImportQuery {
     responses((status = 202, body = ImportJob), (status = 403, body = ErrorBody),
               (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(org = %caller.org, bytes = body.len()))]
-async fn import_catalog(
+pub(crate) async fn import_catalog(
     State(state): State<AppState>,
     Stockkeeper(caller): Stockkeeper,
     Query(q): Query<ImportQuery>,
@@ -294,7 +297,7 @@ async fn import_catalog(
     params(("id" = String, Path)),
     responses((status = 200, body = ImportJob), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
-async fn get_import(
+pub(crate) async fn get_import(
     State(state): State<AppState>,
     Stockkeeper(caller): Stockkeeper,
     Path(id): Path<String>,
@@ -320,7 +323,7 @@ pub struct ErrorsQuery {
     params(("id" = String, Path), ErrorsQuery),
     responses((status = 200, body = Vec<RowError>), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
-async fn import_errors(
+pub(crate) async fn import_errors(
     State(state): State<AppState>,
     Stockkeeper(caller): Stockkeeper,
     Path(id): Path<String>,
@@ -357,7 +360,7 @@ pub struct LocationQuery {
     params(LocationQuery),
     responses((status = 200, body = Vec<Location>), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
-async fn list_locations(
+pub(crate) async fn list_locations(
     State(state): State<AppState>,
     StockReader(caller): StockReader,
     Query(q): Query<LocationQuery>,
@@ -386,7 +389,7 @@ async fn list_locations(
     request_body = NewLocation,
     responses((status = 201, body = Location), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_location(
+pub(crate) async fn create_location(
     State(state): State<AppState>,
     Stockkeeper(caller): Stockkeeper,
     Json(req): Json<NewLocation>,
@@ -403,7 +406,7 @@ async fn create_location(
     params(("id" = String, Path, description = "location id or code")),
     responses((status = 200, body = Location), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
-async fn get_location(
+pub(crate) async fn get_location(
     State(state): State<AppState>,
     StockReader(caller): StockReader,
     Path(id): Path<String>,
@@ -432,7 +435,7 @@ pub struct Level {
     request_body = Level,
     responses((status = 200, body = Level), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn set_level(
+pub(crate) async fn set_level(
     State(state): State<AppState>,
     Stockkeeper(caller): Stockkeeper,
     Path((id, sku)): Path<(String, String)>,

@@ -5,13 +5,13 @@
 //! A new area (the sync endpoint, suggestions, inventory ...) is a module with a
 //! `router() -> OpenApiRouter<AppState>` and one more `.merge(...)` line below.
 
-mod auth;
-mod blobs;
-mod customers;
-mod dispatch;
-mod engineers;
-mod inventory;
-mod suggestions;
+pub(crate) mod auth;
+pub(crate) mod blobs;
+pub(crate) mod customers;
+pub(crate) mod dispatch;
+pub(crate) mod engineers;
+pub(crate) mod inventory;
+pub(crate) mod suggestions;
 mod sync;
 mod system;
 mod territories;
@@ -81,6 +81,8 @@ pub fn app(state: AppState) -> Router {
     let (router, _) = api().split_for_parts();
     let max_body = state.settings.max_body_bytes;
     router
+        // The web console: HTML pages over the same handlers, not in the OpenAPI document.
+        .merge(crate::console::router(state.clone()))
         .fallback(|| async { AppError::NotFound("route") })
         .method_not_allowed_fallback(|| async {
             AppError::Json {

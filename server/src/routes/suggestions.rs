@@ -51,7 +51,7 @@ pub struct SuggestionOut {
     params(("id" = String, Path, description = "work order id"), SuggestQuery),
     responses((status = 200, body = Vec<SuggestionOut>), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
-async fn suggestions(
+pub(crate) async fn suggestions(
     State(state): State<AppState>,
     Office(caller): Office,
     Path(id): Path<String>,
@@ -79,7 +79,7 @@ async fn suggestions(
     params(("id" = String, Path, description = "work order id"), SuggestQuery),
     responses((status = 200, body = SuggestionOut), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn auto_assign(
+pub(crate) async fn auto_assign(
     State(state): State<AppState>,
     Office(caller): Office,
     Path(id): Path<String>,
@@ -118,7 +118,7 @@ async fn auto_assign(
     }))
 }
 
-async fn rank(
+pub(crate) async fn rank(
     state: &AppState,
     caller: &Caller,
     id: &str,

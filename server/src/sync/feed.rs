@@ -6,6 +6,9 @@
 //! `pg_notify('lastmile_changes', 'org|user,user')`, delivered to every node's listener at commit
 //! ([`Feed::listen_postgres`]), which wakes its local waiters the same way. A woken poll re-checks
 //! the database, so a lost or spurious wake-up costs at most one query.
+//!
+//! The web console's live board listens org-wide ([`Feed::org_changes`]): every wake-up of an
+//! organisation's engineers also bumps a counter of that organisation.
 
 use crate::db::Backend;
 use crate::error::Result;
@@ -13,7 +16,7 @@ use sqlx::AnyConnection;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use sync_core::{OrgId, UserId};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 /// The PostgreSQL channel of the feed.
 pub const CHANNEL: &str = "lastmile_changes";
@@ -22,6 +25,8 @@ pub const CHANNEL: &str = "lastmile_changes";
 #[derive(Debug, Default)]
 pub struct Feed {
     waiters: Mutex<HashMap<(OrgId, UserId), Arc<Notify>>>,
+    /// Per organisation, a counter bumped by every notification (the console's live board).
+    orgs: Mutex<HashMap<OrgId, watch::Sender<u64>>>,
 }
 
 impl Feed {
@@ -36,14 +41,30 @@ impl Feed {
         w.entry((org, user)).or_default().clone()
     }
 
-    /// Wake the long polls of `users` in this process.
+    /// Wake the long polls of `users` in this process, and the organisation's listeners.
     pub fn notify_local(&self, org: OrgId, users: &[UserId]) {
-        let w = self.waiters.lock().expect("feed lock");
-        for u in users {
-            if let Some(n) = w.get(&(org, *u)) {
-                n.notify_waiters();
+        {
+            let w = self.waiters.lock().expect("feed lock");
+            for u in users {
+                if let Some(n) = w.get(&(org, *u)) {
+                    n.notify_waiters();
+                }
             }
         }
+        if let Some(tx) = self.orgs.lock().expect("feed lock").get(&org) {
+            tx.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    }
+
+    /// Changes anywhere in `org` seen by this process: the receiver wakes after every
+    /// [`Feed::notify_local`] of the organisation (writes here, and other nodes' through
+    /// PostgreSQL). Used by the console's live board, which then re-reads the projection.
+    pub fn org_changes(&self, org: OrgId) -> watch::Receiver<u64> {
+        let mut orgs = self.orgs.lock().expect("feed lock");
+        orgs.retain(|_, tx| tx.receiver_count() > 0);
+        orgs.entry(org)
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
     }
 
     /// Apply a PostgreSQL notification payload (`org|user,user`).

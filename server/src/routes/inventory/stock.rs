@@ -43,7 +43,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     params(StockFilter),
     responses((status = 200, body = Paged<StockLine>), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
-async fn list_stock(
+pub(crate) async fn list_stock(
     State(state): State<AppState>,
     StockReader(caller): StockReader,
     Query(filter): Query<StockFilter>,
@@ -71,7 +71,7 @@ async fn list_stock(
     params(MovementFilter),
     responses((status = 200, body = Paged<MovementRow>), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
-async fn list_movements(
+pub(crate) async fn list_movements(
     State(state): State<AppState>,
     StockReader(caller): StockReader,
     Query(filter): Query<MovementFilter>,
@@ -112,7 +112,7 @@ macro_rules! operation {
               (status = 422, body = ErrorBody,
                description = "unknown_sku, invalid_quantity, wrong_unit, invalid_serials ...")))]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
-async fn receive(
+pub(crate) async fn receive(
     State(state): State<AppState>,
     Stockkeeper(caller): Stockkeeper,
     Json(body): Json<Receipt>,
@@ -129,7 +129,7 @@ async fn receive(
               (status = 409, body = ErrorBody, description = "insufficient_stock"),
               (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
-async fn issue(
+pub(crate) async fn issue(
     State(state): State<AppState>,
     Stockkeeper(caller): Stockkeeper,
     Json(body): Json<Issue>,
@@ -144,7 +144,7 @@ async fn issue(
     responses((status = 201, body = Outcome), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
-async fn transfer(
+pub(crate) async fn transfer(
     State(state): State<AppState>,
     Stockkeeper(caller): Stockkeeper,
     Json(body): Json<Transfer>,
@@ -160,7 +160,7 @@ async fn transfer(
     responses((status = 201, body = Outcome), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
-async fn take_return(
+pub(crate) async fn take_return(
     State(state): State<AppState>,
     Stockkeeper(caller): Stockkeeper,
     Json(body): Json<Return>,
@@ -176,7 +176,7 @@ async fn take_return(
     responses((status = 201, body = Outcome), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
-async fn supplier_return(
+pub(crate) async fn supplier_return(
     State(state): State<AppState>,
     Stockkeeper(caller): Stockkeeper,
     Json(body): Json<SupplierReturn>,
@@ -191,7 +191,7 @@ async fn supplier_return(
     responses((status = 201, body = Outcome), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
-async fn adjust(
+pub(crate) async fn adjust(
     State(state): State<AppState>,
     Stockkeeper(caller): Stockkeeper,
     Json(body): Json<Adjustment>,
@@ -213,7 +213,7 @@ pub struct LowStockQuery {
     params(LowStockQuery),
     responses((status = 200, body = Vec<LowStockLine>), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
-async fn low_stock(
+pub(crate) async fn low_stock(
     State(state): State<AppState>,
     Planner(caller): Planner,
     Query(q): Query<LowStockQuery>,
@@ -233,7 +233,7 @@ async fn low_stock(
     params(("serial" = String, Path)),
     responses((status = 200, body = SerialHistory), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
-async fn serial_history(
+pub(crate) async fn serial_history(
     State(state): State<AppState>,
     Planner(caller): Planner,
     Path(serial): Path<String>,
@@ -251,7 +251,7 @@ async fn serial_history(
     params(ConsumptionQuery),
     responses((status = 200, body = Vec<ConsumptionRow>), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
-async fn consumption_report(
+pub(crate) async fn consumption_report(
     State(state): State<AppState>,
     Planner(caller): Planner,
     Query(q): Query<ConsumptionQuery>,

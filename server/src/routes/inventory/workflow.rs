@@ -32,7 +32,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     params(ReservationFilter),
     responses((status = 200, body = Vec<Reservation>), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
-async fn list_reservations(
+pub(crate) async fn list_reservations(
     State(state): State<AppState>,
     Planner(caller): Planner,
     Query(filter): Query<ReservationFilter>,
@@ -52,7 +52,7 @@ async fn list_reservations(
     responses((status = 201, body = Reservation), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(org = %caller.org))]
-async fn reserve(
+pub(crate) async fn reserve(
     State(state): State<AppState>,
     Planner(caller): Planner,
     Json(req): Json<NewReservation>,
@@ -78,7 +78,7 @@ pub struct Release {
     request_body = Release,
     responses((status = 200, body = Reservation), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn release_reservation(
+pub(crate) async fn release_reservation(
     State(state): State<AppState>,
     Planner(caller): Planner,
     Path(id): Path<String>,
@@ -103,7 +103,7 @@ async fn release_reservation(
     params(RequestFilter),
     responses((status = 200, body = Paged<PartsRequest>), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
-async fn list_requests(
+pub(crate) async fn list_requests(
     State(state): State<AppState>,
     Planner(caller): Planner,
     Query(filter): Query<RequestFilter>,
@@ -125,7 +125,7 @@ async fn list_requests(
               (status = 409, body = ErrorBody, description = "already_decided, insufficient_stock"),
               (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(org = %caller.org, request = %id))]
-async fn decide_request(
+pub(crate) async fn decide_request(
     State(state): State<AppState>,
     Stockkeeper(caller): Stockkeeper,
     Path(id): Path<String>,
@@ -142,7 +142,7 @@ async fn decide_request(
     params(DiscrepancyFilter),
     responses((status = 200, body = Paged<Discrepancy>), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
-async fn list_discrepancies(
+pub(crate) async fn list_discrepancies(
     State(state): State<AppState>,
     Stockkeeper(caller): Stockkeeper,
     Query(filter): Query<DiscrepancyFilter>,
@@ -162,7 +162,7 @@ async fn list_discrepancies(
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(org = %caller.org, discrepancy = %id))]
-async fn resolve_discrepancy(
+pub(crate) async fn resolve_discrepancy(
     State(state): State<AppState>,
     Stockkeeper(caller): Stockkeeper,
     Path(id): Path<String>,
@@ -193,7 +193,7 @@ pub struct EventQuery {
     security(("bearer" = [])),
     params(EventQuery),
     responses((status = 200, body = Vec<InventoryEvent>), (status = 403, body = ErrorBody)))]
-async fn list_events(
+pub(crate) async fn list_events(
     State(state): State<AppState>,
     Stockkeeper(caller): Stockkeeper,
     Query(q): Query<EventQuery>,
