@@ -454,7 +454,7 @@ pub async fn seed(state: &AppState) -> Result<Summary> {
                 engineer,
                 &office,
                 &field,
-                now + (i as i64 % 14 - 3) * day,
+                window_start(now, i),
             )?;
             parts_used = stock.field_work(&mut doc, target, engineer, &field, i)?;
         }
@@ -474,6 +474,17 @@ pub async fn seed(state: &AppState) -> Result<Summary> {
         created: true,
         accounts: accounts(),
     })
+}
+
+/// A visit window for demo order `i`: a working day from three days ago to ten days ahead, starting
+/// between 08:00 and 16:45 in the demo's time zone, so the board's lanes look like a real day.
+fn window_start(now: i64, i: usize) -> i64 {
+    const DAY: i64 = 86_400_000;
+    const HOUR: i64 = 3_600_000;
+    let offset = i64::from(UTC_OFFSET_MINUTES) * 60_000;
+    let local_midnight = (now + offset).div_euclid(DAY) * DAY - offset;
+    let i = i as i64;
+    local_midnight + (i % 14 - 3) * DAY + (8 + (i * 7) % 9) * HOUR + ((i * 13) % 4) * HOUR / 4
 }
 
 /// Move a new order to `target` along the path people would take.

@@ -411,6 +411,43 @@ async fn pages_follow_the_users_language(db: TestDb) {
     assert!(zh.body.as_str().unwrap().contains("调度看板"));
     let en = app.send(get(Some("zh-CN"), Some("en"))).await;
     assert!(en.body.as_str().unwrap().contains("Dispatch board"));
+
+    // A choice made while signed in is kept with the account: another browser (no language
+    // cookie, an English Accept-Language) shows the user's language.
+    let choose = Request::get("/lang/zh-CN?next=/console/board")
+        .header(
+            header::COOKIE,
+            format!("{SESSION_COOKIE}={}", f.dispatcher.token),
+        )
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.send(choose).await.status, StatusCode::SEE_OTHER);
+    let elsewhere = app.send(get(Some("en-GB,en;q=0.9"), None)).await;
+    assert!(
+        elsewhere
+            .body
+            .as_str()
+            .unwrap()
+            .contains("<html lang=\"zh-CN\">"),
+        "the user's language did not follow them"
+    );
+    // ... and it is theirs alone: another user in that browser gets the browser's language.
+    let other = Request::get("/console/stock")
+        .header(
+            header::COOKIE,
+            format!("{SESSION_COOKIE}={}", f.warehouse.token),
+        )
+        .header(header::ACCEPT_LANGUAGE, "en")
+        .body(Body::empty())
+        .unwrap();
+    assert!(
+        app.send(other)
+            .await
+            .body
+            .as_str()
+            .unwrap()
+            .contains("<html lang=\"en\">")
+    );
 }
 
 async fn the_map_draws_tiles_only_when_configured(db: TestDb) {

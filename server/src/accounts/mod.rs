@@ -161,6 +161,33 @@ pub async fn get_user(db: &Db, org: OrgId, id: UserId) -> Result<Option<User>> {
     .transpose()
 }
 
+/// A user's display name and chosen console language (`None`: not chosen), for the console's
+/// session.
+pub async fn name_and_locale(
+    db: &Db,
+    org: OrgId,
+    id: UserId,
+) -> Result<Option<(String, Option<String>)>> {
+    Ok(
+        sqlx::query_as("SELECT name, locale FROM users WHERE org_id = $1 AND id = $2")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(db.pool())
+            .await?,
+    )
+}
+
+/// Remember the console language `locale` chose by `id`.
+pub async fn set_locale(db: &Db, org: OrgId, id: UserId, locale: &str) -> Result<()> {
+    sqlx::query("UPDATE users SET locale = $3 WHERE org_id = $1 AND id = $2")
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .bind(locale)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
 /// What a login needs to know about an account.
 #[derive(Clone, Debug)]
 pub struct LoginAccount {

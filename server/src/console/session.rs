@@ -46,6 +46,8 @@ pub struct Session {
     pub caller: Caller,
     pub csrf: String,
     pub name: String,
+    /// The language the user chose (stored with the account), if any.
+    pub locale: Option<Lang>,
 }
 
 /// What every console page needs: the language, the organisation's time zone, the user.
@@ -83,7 +85,7 @@ impl FromRequestParts<AppState> for Ctx {
             .cloned()
             .ok_or(AppError::Unauthorized)?;
         Ok(Ctx {
-            lang: lang_of(&parts.headers),
+            lang: lang_for(&parts.headers, Some(&session)),
             tz: state.settings.utc_offset_minutes,
             session,
             here: parts
@@ -102,12 +104,10 @@ pub fn csrf_token(session_token_hash: &str) -> String {
     hex::encode(&h.finalize()[..20])
 }
 
+/// Constant-time comparison of two tokens (`subtle`: no early exit an attacker could time).
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    use subtle::ConstantTimeEq;
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 /// A cookie's value from the request.
@@ -123,6 +123,15 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// The language: the cookie, else the browser's `Accept-Language`, else English.
+/// The page language: the one the signed-in user chose (kept with the account, so it follows
+/// them to another browser), else this browser's choice, else its `Accept-Language`.
+pub fn lang_for(headers: &HeaderMap, session: Option<&Session>) -> Lang {
+    session
+        .and_then(|s| s.locale)
+        .unwrap_or_else(|| lang_of(headers))
+}
+
+/// The language of a browser with nobody signed in: its cookie, else `Accept-Language`.
 pub fn lang_of(headers: &HeaderMap) -> Lang {
     if let Some(l) = cookie(headers, LANG_COOKIE).and_then(Lang::parse) {
         return l;
@@ -184,7 +193,7 @@ async fn handle(State(state): State<AppState>, mut req: Request, next: Next) -> 
     // The console is cookie-only: a bearer token here would bypass CSRF.
     req.headers_mut().remove(header::AUTHORIZATION);
     req.extensions_mut().remove::<Caller>();
-    let lang = lang_of(req.headers());
+    let mut lang = lang_of(req.headers());
     let fetch = req.headers().contains_key(FETCH_HEADER);
     let mut session = None;
     if let Some(token) = cookie(req.headers(), SESSION_COOKIE).map(str::to_owned)
@@ -192,17 +201,18 @@ async fn handle(State(state): State<AppState>, mut req: Request, next: Next) -> 
         && let Ok(caller) = auth::authenticate(&state, &token).await
         && caller.device_id.is_none()
     {
-        let name = accounts::get_user(&state.db, caller.org, caller.user)
+        let (name, locale) = accounts::name_and_locale(&state.db, caller.org, caller.user)
             .await
             .ok()
             .flatten()
-            .map(|u| u.name)
             .unwrap_or_default();
         let s = Session {
             csrf: csrf_token(&caller.token_hash),
             caller: caller.clone(),
             name,
+            locale: locale.as_deref().and_then(Lang::parse),
         };
+        lang = lang_for(req.headers(), Some(&s));
         req.extensions_mut().insert(caller);
         req.extensions_mut().insert(s.clone());
         session = Some(s);
@@ -534,13 +544,22 @@ pub async fn logout(State(state): State<AppState>, ctx: Ctx) -> Result<Response,
     Ok(resp)
 }
 
-/// `GET /lang/{code}?next=`: remember the language in a cookie.
+/// `GET /lang/{code}?next=`: remember the language in a cookie, and with the account when
+/// someone is signed in.
 pub async fn set_lang(
+    State(state): State<AppState>,
+    session: Option<axum::Extension<Session>>,
     headers: HeaderMap,
     Path(code): Path<String>,
     Query(q): Query<NextQuery>,
 ) -> Response {
     let lang = Lang::parse(&code).unwrap_or(Lang::En);
+    if let Some(axum::Extension(s)) = session
+        && let Err(e) =
+            accounts::set_locale(&state.db, s.caller.org, s.caller.user, lang.code()).await
+    {
+        tracing::warn!(error = %e, "could not store the user's language");
+    }
     let next = local_path(q.next.as_deref()).unwrap_or("/console");
     let mut resp = Redirect::to(next).into_response();
     set_cookie(
