@@ -174,6 +174,8 @@ fn dispatcher_and_warehouse_work_in_the_console(backend: Backend) {
     let (warehouse_code, sku) = stocked_part(&stock);
     let user: UserId = engineer.parse().unwrap();
     let phone = Phone::register_with(&url, user, &email, DEMO_PASSWORD);
+    // The visit happened in the last hour (the screenshots show the order page).
+    phone.set_clock(lastmile_e2e_now_ms() - 60 * 60_000);
     phone.sync().unwrap();
     let photo = phone.upload(&png::photo(), "image/png");
     let signature = phone.upload(&png::signature(), "image/png");

@@ -435,6 +435,12 @@ impl Phone {
         )
     }
 
+    /// Set the phone's clock (it starts at a fixed instant in 2026 and advances a minute per
+    /// edit): tests whose pages show dates use the real time.
+    pub fn set_clock(&self, ms: i64) {
+        self.clock.store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// An edit on the phone, offline, as the engineer.
     pub fn edit<R>(
         &self,

@@ -13,6 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
+use std::collections::HashMap;
 use sync_core::Status;
 use sync_core::rules::status::allowed;
 use sync_core::workorder::{FormValue, Visit, WorkOrder};
@@ -77,7 +78,7 @@ pub async fn page(
             }
             dt { (ctx.t("order.created")) } dd { (layout::when(&ctx, h.created_at_ms)) }
         }
-        (flags(&ctx, &wo))
+        (flags(&ctx, &wo, &names))
         @for (i, v) in wo.visits.iter().enumerate() { (visit(&ctx, &wo, i, v, &name)) }
         @if !wo.parts_requests.is_empty() {
             section {
@@ -106,7 +107,7 @@ pub async fn page(
                         (layout::when(&ctx, e.device_time_ms)) " · "
                         strong { (name(&e.user)) } " (" (ctx.t(&format!("role.{}", e.role))) ") · "
                         span.kind title=(e.kind) { (ctx.lang.get(&format!("event.{}", e.kind)).unwrap_or(&e.kind)) }
-                        @if !e.detail.is_empty() { ": " (e.detail) }
+                        @if !e.detail.is_empty() { ": " (with_names(&e.detail, &names)) }
                     }
                 }
             }
@@ -115,7 +116,7 @@ pub async fn page(
     Ok(layout::page(&ctx, &h.number, "board", body).into_response())
 }
 
-fn flags(ctx: &Ctx, wo: &WorkOrder) -> Markup {
+fn flags(ctx: &Ctx, wo: &WorkOrder, names: &HashMap<String, String>) -> Markup {
     if wo.flags.is_empty() {
         return html! {};
     }
@@ -126,7 +127,7 @@ fn flags(ctx: &Ctx, wo: &WorkOrder) -> Markup {
                 @for f in &wo.flags {
                     li class=(if f.resolved_by.is_some() { "resolved" } else { "open" }) {
                         span.badge.flag title=(f.kind) { (ctx.lang.get(&format!("flag.{}", f.kind)).unwrap_or(&f.kind)) }
-                        " " code { (f.field) } " " (f.detail)
+                        " " code { (f.field) } " " (with_names(&f.detail, names))
                         @if f.resolved_by.is_some() {
                             " " span.muted { (ctx.t("order.flag_resolved")) }
                         } @else {
@@ -268,4 +269,54 @@ pub async fn thumbnail(
     path: Path<(String, String)>,
 ) -> Result<Response, AppError> {
     crate::routes::blobs::get_thumbnail(State(state), office.0, path).await
+}
+
+/// Event and flag details are written into documents and name users by id
+/// (`engineer 7a21a04c-...: ...`): show their names instead.
+fn with_names(text: &str, names: &HashMap<String, String>) -> String {
+    const UUID_LEN: usize = 36;
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(|c: char| c.is_ascii_hexdigit()) {
+        let candidate = rest.get(at..at + UUID_LEN);
+        match candidate
+            .filter(|c| uuid::Uuid::parse_str(c).is_ok())
+            .and_then(|c| names.get(c))
+        {
+            Some(name) => {
+                out.push_str(&rest[..at]);
+                out.push_str(name);
+                rest = &rest[at + UUID_LEN..];
+            }
+            None => {
+                let next = at + rest[at..].chars().next().map_or(1, char::len_utf8);
+                out.push_str(&rest[..next]);
+                rest = &rest[next..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_ids_in_details_become_names() {
+        let id = "7a21a04c-e058-4cd2-aa86-9403e456c44d";
+        let names = HashMap::from([(id.to_owned(), "孙涛 Sun Tao".to_owned())]);
+        assert_eq!(
+            with_names(&format!("engineer {id}: only dispatchers may"), &names),
+            "engineer 孙涛 Sun Tao: only dispatchers may"
+        );
+        // Unknown ids, and hex that is not an id, stay as they are.
+        let other = "00000000-0000-4000-8000-000000000000";
+        assert_eq!(
+            with_names(&format!("cafe {other} 12"), &names),
+            format!("cafe {other} 12")
+        );
+        assert_eq!(with_names("", &names), "");
+    }
 }
