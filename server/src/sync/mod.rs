@@ -18,7 +18,9 @@
 //!    request cut off at any byte, or a server killed at any instant, changes nothing twice.
 //!
 //! An idle sync (nothing pushed, nothing to pull, acknowledge or evict) writes nothing at all
-//! ([`idle`]): the fleet's every-30-seconds syncs never queue for the lock.
+//! ([`idle`]): the fleet's every-30-seconds syncs never queue for the lock. A sync that pushes
+//! nothing but has something to acknowledge, pull or evict writes only its device's rows: it
+//! takes no change sequence number and, on PostgreSQL, does not queue behind document writers.
 
 pub mod feed;
 mod prepare;
@@ -68,9 +70,23 @@ pub async fn handle(state: &AppState, device: &Device, request: &[u8]) -> Result
     }
     let prepared = prepare::pushes(state, device, &req).await?;
 
-    let _turn = state.db.writer_turn().await?;
+    // A sync that pushes nothing writes no document: only its device's own rows (the token,
+    // pending and acknowledged heads). It takes no change sequence number (its cursor comes from
+    // the sequence read first, as an idle sync's) and, on PostgreSQL, does not queue behind the
+    // document writers: the device's row lock orders it with that device's other syncs. SQLite
+    // has one writer anyway, so there it queues in the process like the rest.
+    let documents = !req.pushes.is_empty();
+    let _turn = if documents || state.db.backend() == crate::db::Backend::Sqlite {
+        Some(state.db.writer_turn().await?)
+    } else {
+        None
+    };
     let mut tx = state.db.begin().await?;
-    let seq = docstore::begin_write(&mut tx).await?;
+    let seq = if documents {
+        docstore::begin_write(&mut tx).await?
+    } else {
+        docstore::current_seq(&mut tx).await?
+    };
     let out = write(state, device, &req, prepared, &limits, &mut tx, seq).await?;
     if out.merged > 0 {
         feed::notify_in_tx(&mut tx, state.db.backend(), device.org, &out.touched).await?;
@@ -176,8 +192,10 @@ async fn write(
         acks.push(ack);
     }
 
-    // Pulls: the device's scope, changed since its cursor or unknown to it.
-    let candidates = pull_candidates(tx, device, req.cursor).await?;
+    // Pulls: the device's scope, changed since its cursor or unknown to it, up to `seq` (a
+    // transaction without the lock may see later writes: they go in the next sync).
+    let mut candidates = pull_candidates(tx, device, req.cursor).await?;
+    candidates.retain(|c| i64::try_from(c.seq).is_ok_and(|s| s <= seq));
     let plan = half::plan_pulls(
         candidates,
         req.cursor,

@@ -1,6 +1,6 @@
 //! The sync endpoint's two phases on both backends: a push merged without the lock is never
-//! written over a newer copy, idle syncs write nothing and miss nothing, and concurrent pushes
-//! to one order all land.
+//! written over a newer copy, syncs that push nothing take no sequence number and idle ones write
+//! nothing, yet miss nothing, and concurrent pushes to one order all land.
 
 use crate::common::{Fixture, TestApp, TestDb, register};
 use axum::body::Body;
@@ -122,6 +122,8 @@ async fn idle_syncs_write_nothing_and_miss_nothing(db: TestDb) {
     // First sync: the assigned order arrives; the next one acknowledges it.
     let first = post_sync(&app, &f.device_token, &idle_request(0, 0, 0)).await;
     assert_eq!(first.pulls.len(), 1);
+    // Acknowledging what arrived writes only the device's rows: no change sequence number.
+    let seq_first = change_seq(&app).await;
     let second = post_sync(
         &app,
         &f.device_token,
@@ -133,6 +135,11 @@ async fn idle_syncs_write_nothing_and_miss_nothing(db: TestDb) {
     )
     .await;
     assert!(second.pulls.is_empty());
+    assert_eq!(
+        change_seq(&app).await,
+        seq_first,
+        "an acknowledging sync took a sequence"
+    );
     let reference_version = second
         .reference
         .as_ref()
