@@ -1,64 +1,16 @@
-//! Tiny PNG images for photos and signatures uploaded by simulated phones: RGB, deflate
-//! "stored" blocks (no compression), so no image crate is needed in the tests.
+//! Small PNG images for photos and signatures uploaded by simulated phones, drawn pixel by
+//! pixel and encoded with the `image` crate the server already builds.
 
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xffff_ffffu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    let start = out.len();
-    out.extend_from_slice(kind);
-    out.extend_from_slice(data);
-    let crc = crc32(&out[start..]);
-    out.extend_from_slice(&crc.to_be_bytes());
-}
+use image::{ImageFormat, Rgb, RgbImage};
+use std::io::Cursor;
 
 /// A `w` x `h` RGB PNG whose pixel (x, y) is `pixel(x, y)`.
 pub fn png(w: u32, h: u32, pixel: impl Fn(u32, u32) -> [u8; 3]) -> Vec<u8> {
-    let mut raw = Vec::with_capacity(((w * 3 + 1) * h) as usize);
-    for y in 0..h {
-        raw.push(0); // filter: none
-        for x in 0..w {
-            raw.extend_from_slice(&pixel(x, y));
-        }
-    }
-    // zlib: header, stored blocks of at most 65,535 bytes, Adler-32.
-    let mut z = vec![0x78, 0x01];
-    let blocks: Vec<&[u8]> = raw.chunks(65_535).collect();
-    for (i, b) in blocks.iter().enumerate() {
-        z.push(u8::from(i + 1 == blocks.len()));
-        let len = b.len() as u16;
-        z.extend_from_slice(&len.to_le_bytes());
-        z.extend_from_slice(&(!len).to_le_bytes());
-        z.extend_from_slice(b);
-    }
-    let (mut a, mut bb) = (1u32, 0u32);
-    for &x in &raw {
-        a = (a + u32::from(x)) % 65_521;
-        bb = (bb + a) % 65_521;
-    }
-    z.extend_from_slice(&((bb << 16) | a).to_be_bytes());
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&w.to_be_bytes());
-    ihdr.extend_from_slice(&h.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    chunk(&mut out, b"IHDR", &ihdr);
-    chunk(&mut out, b"IDAT", &z);
-    chunk(&mut out, b"IEND", &[]);
-    out
+    let img = RgbImage::from_fn(w, h, |x, y| Rgb(pixel(x, y)));
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, ImageFormat::Png)
+        .expect("encode a PNG in memory");
+    out.into_inner()
 }
 
 /// A "photo": a sky-to-ground gradient with a dark box (a compressor, say).
