@@ -202,6 +202,27 @@ impl Browser {
         v
     }
 
+    /// Run axe-core (Deque's accessibility engine, from the npm registry: `tests/a11y`) on the
+    /// page with the WCAG 2.1 A and AA rules, labels, names, landmarks and colour contrast among
+    /// them. Returns the violations as `rule: element (why)` lines, empty when the page passes.
+    pub fn axe_violations(&self) -> Vec<String> {
+        let v = self.js(
+            &format!(
+                "{}\n;return axe.run(document, {{ runOnly: {{ type: 'tag', values: \
+                 ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }}, resultTypes: ['violations'] }})
+                 .then(r => r.violations.flatMap(v => v.nodes.map(n =>
+                     `${{v.id}}: ${{n.target.join(' ')}} (${{n.failureSummary.replace(/\\s+/g, ' ')}})`)));",
+                axe_source()
+            ),
+            json!([]),
+        );
+        v.as_array()
+            .expect("axe gives a list")
+            .iter()
+            .map(|l| l.as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
     /// Poll `f` every 100 ms until it gives something or `timeout` passes.
     pub fn wait<T>(&self, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
         let deadline = Instant::now() + timeout;
@@ -218,9 +239,11 @@ impl Browser {
 
     /// Save a PNG of the window to `target/screenshots/<name>.png`; returns its path.
     pub fn screenshot(&self, name: &str) -> PathBuf {
-        use base64_decode as b64;
+        use base64::Engine as _;
         let v = self.get("/screenshot");
-        let png = b64(v.as_str().expect("screenshot data"));
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().expect("screenshot data"))
+            .expect("screenshot is base64");
         let dir = screenshot_dir();
         std::fs::create_dir_all(&dir).expect("screenshot dir");
         let path = dir.join(format!("{name}.png"));
@@ -235,6 +258,17 @@ impl Drop for Browser {
     }
 }
 
+/// axe-core's script, which `scripts/ensure-chromium` installs with `npm ci` in `tests/a11y`.
+fn axe_source() -> &'static str {
+    static AXE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    AXE.get_or_init(|| {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("a11y/node_modules/axe-core/axe.min.js");
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}; run scripts/ensure-chromium", path.display()))
+    })
+}
+
 /// `<target dir>/screenshots/`, the test artefacts (the test binary is
 /// `<target dir>/debug/deps/<name>`).
 pub fn screenshot_dir() -> PathBuf {
@@ -245,37 +279,4 @@ pub fn screenshot_dir() -> PathBuf {
         .map(Path::to_path_buf)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
     target.join("screenshots")
-}
-
-/// Standard base64 (what WebDriver screenshots are), without a crate for 20 lines.
-fn base64_decode(s: &str) -> Vec<u8> {
-    let val = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    };
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0);
-    for v in s.bytes().filter_map(val) {
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn base64_decodes() {
-        assert_eq!(super::base64_decode("aGVsbG8gd29ybGQ="), b"hello world");
-        assert_eq!(super::base64_decode("YQ=="), b"a");
-    }
 }

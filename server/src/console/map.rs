@@ -163,7 +163,9 @@ pub async fn page(
             span.dot.engineer.home {} " " (ctx.t("map.engineer_home"))
         }
         figure.map {
-            svg viewBox={"0 0 " (W) " " (H)} role="img" aria-labelledby="map-title" {
+            // A group, not an image: its site markers are links a keyboard reaches, so assistive
+            // technology must see them too (each names its order).
+            svg viewBox={"0 0 " (W) " " (H)} role="group" aria-labelledby="map-title" {
                 title #map-title { (ctx.t("map.title")) }
                 rect width=(W) height=(H) class="sea" {}
                 @if let Some(t) = tiles {
@@ -176,9 +178,10 @@ pub async fn page(
                 }
                 @for o in &list.items {
                     @let (x, y) = view.xy(o.site_lat, o.site_lon);
-                    a href={"/console/orders/" (o.id)} {
+                    @let label = format!("{} · {} · {}", o.number, o.customer_name, ctx.t(&format!("status.{}", o.status)));
+                    a href={"/console/orders/" (o.id)} aria-label=(label) {
                         circle class={"site st-" (o.status)} cx=(format!("{x:.1}")) cy=(format!("{y:.1}")) r="6" {
-                            title { (o.number) " · " (o.customer_name) " · " (ctx.t(&format!("status.{}", o.status))) }
+                            title { (label) }
                         }
                     }
                 }
