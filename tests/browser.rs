@@ -285,6 +285,34 @@ fn dispatcher_and_warehouse_work_in_the_console(backend: Backend) {
     b.goto(&format!("{url}/console/board?view=week"));
     b.find("#board .week .day .card");
     shot(&b, "console-board-week");
+
+    // Their own time zone, from the name in the header: the order page then shows Berlin time.
+    b.click("header.top a.user");
+    b.find("#time_zone");
+    b.js(
+        "document.getElementById('time_zone').value = 'Europe/Berlin';",
+        json!([]),
+    );
+    b.click("form[action='/console/preferences'] button[type=submit]");
+    b.find(".flash.good");
+    assert_eq!(
+        b.js(
+            "return document.getElementById('time_zone').value",
+            json!([])
+        ),
+        json!("Europe/Berlin")
+    );
+    shot(&b, "console-preferences");
+    b.goto(&format!("{url}/console/orders/{order}"));
+    let offsets = b.js(
+        "return [...document.querySelectorAll('time[datetime]')].map(t => t.getAttribute('datetime').slice(16))",
+        json!([]),
+    );
+    let offsets = offsets.as_array().expect("times on the order page");
+    assert!(
+        !offsets.is_empty() && offsets.iter().all(|o| o == "+01:00" || o == "+02:00"),
+        "times in Berlin: {offsets:?}"
+    );
     sign_out(&b);
     drop(b);
 

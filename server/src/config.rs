@@ -9,8 +9,9 @@
 //!
 //! The file (`--config` / `LASTMILE_CONFIG`) may also set `session_ttl_minutes` (720),
 //! `max_body_bytes` (2 MiB), `login_max_failures` (5), `login_window_secs` (60),
-//! `utc_offset_minutes` (0), and for the web console's map `map_tiles` (a tile URL template,
-//! off by default) with `map_attribution`.
+//! `time_zone` (an IANA name such as `Europe/Berlin`, `UTC` by default; `utc_offset_minutes`
+//! still gives a fixed offset instead), and for the web console's map `map_tiles` (a tile URL
+//! template, off by default) with `map_attribution`.
 
 use crate::error::{Error, Result};
 use serde::Deserialize;
@@ -44,6 +45,9 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     pub login_max_failures: Option<u32>,
     pub login_window_secs: Option<u64>,
+    /// The deployment's IANA time zone, e.g. `Europe/Berlin`.
+    pub time_zone: Option<String>,
+    /// A fixed offset from UTC instead of `time_zone` (no daylight saving): the older setting.
     pub utc_offset_minutes: Option<i32>,
     /// The console map's background tiles, e.g. `https://tile.openstreetmap.org/{z}/{x}/{y}.png`.
     pub map_tiles: Option<String>,
@@ -79,9 +83,9 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub login_max_failures: u32,
     pub login_window: Duration,
-    /// The organisation's offset from UTC in minutes (+480 for China): how working hours are
-    /// read by dispatch suggestions.
-    pub utc_offset_minutes: i32,
+    /// The deployment's time zone: dispatch suggestions read engineers' working hours in it,
+    /// and the console shows times in it to users who have not chosen their own.
+    pub time_zone: jiff::tz::TimeZone,
     /// The data directory: blobs (photos, signatures) live in `<data_dir>/blobs`. The default,
     /// used by tests that build `Settings::default()`, is a folder under the system's temporary
     /// directory; `Config` always sets the configured one.
@@ -99,7 +103,7 @@ impl Default for Settings {
             max_body_bytes: 2 * 1024 * 1024,
             login_max_failures: 5,
             login_window: Duration::from_secs(60),
-            utc_offset_minutes: 0,
+            time_zone: jiff::tz::TimeZone::UTC,
             data_dir: std::env::temp_dir().join("lastmile-test-data"),
             map_tiles: None,
             map_attribution: None,
@@ -145,9 +149,8 @@ impl Config {
                 .login_window_secs
                 .map(Duration::from_secs)
                 .unwrap_or(defaults.login_window),
-            utc_offset_minutes: file
-                .utc_offset_minutes
-                .unwrap_or(defaults.utc_offset_minutes),
+            time_zone: time_zone(file.time_zone.as_deref(), file.utc_offset_minutes)?
+                .unwrap_or(defaults.time_zone),
             data_dir: data_dir.clone(),
             map_tiles: file.map_tiles,
             map_attribution: file.map_attribution,
@@ -157,11 +160,6 @@ impl Config {
         {
             return Err(Error::Config(
                 "map_tiles must be an https:// URL template with {z}, {x} and {y}".into(),
-            ));
-        }
-        if !(-14 * 60..=14 * 60).contains(&settings.utc_offset_minutes) {
-            return Err(Error::Config(
-                "utc_offset_minutes must be within -840..=840".into(),
             ));
         }
         if settings.login_max_failures == 0 || settings.max_body_bytes == 0 {
@@ -177,6 +175,38 @@ impl Config {
             settings,
         })
     }
+}
+
+/// The zone `time_zone` names, or the fixed `utc_offset_minutes`; not both.
+fn time_zone(name: Option<&str>, offset_min: Option<i32>) -> Result<Option<jiff::tz::TimeZone>> {
+    match (name, offset_min) {
+        (Some(_), Some(_)) => Err(Error::Config(
+            "set time_zone or utc_offset_minutes, not both".into(),
+        )),
+        (Some(name), None) => parse_time_zone(name).map(Some).ok_or_else(|| {
+            Error::Config(format!(
+                "time_zone {name:?} is not an IANA time zone (such as Europe/Berlin or UTC)"
+            ))
+        }),
+        (None, Some(m)) if (-14 * 60..=14 * 60).contains(&m) => {
+            let offset = jiff::tz::Offset::from_seconds(m * 60).expect("within ±14 h");
+            Ok(Some(jiff::tz::TimeZone::fixed(offset)))
+        }
+        (None, Some(_)) => Err(Error::Config(
+            "utc_offset_minutes must be within -840..=840".into(),
+        )),
+        (None, None) => Ok(None),
+    }
+}
+
+/// An IANA time zone by name (`Europe/Berlin`, `UTC`), from the system's tz database or, where
+/// the host has none, the copy built in.
+pub fn parse_time_zone(name: &str) -> Option<jiff::tz::TimeZone> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 64 {
+        return None;
+    }
+    jiff::tz::TimeZone::get(name).ok()
 }
 
 /// `sqlite://<data_dir>/lastmile.db`.
@@ -236,6 +266,45 @@ mod tests {
             ..FileConfig::default()
         };
         assert!(Config::resolve(file, Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn the_time_zone_is_an_iana_name_or_a_fixed_offset() {
+        let zone = |text: &str| {
+            let file: FileConfig = toml::from_str(text).unwrap();
+            Config::resolve(file, Overrides::default()).map(|c| c.settings.time_zone)
+        };
+        assert_eq!(zone("").unwrap().iana_name(), Some("UTC"));
+        let berlin = zone("time_zone = \"Europe/Berlin\"").unwrap();
+        assert_eq!(berlin.iana_name(), Some("Europe/Berlin"));
+        // Winter and summer offsets: a zone, not a fixed offset.
+        let offset = |ms: i64| {
+            berlin
+                .to_offset(jiff::Timestamp::from_millisecond(ms).unwrap())
+                .seconds()
+        };
+        assert_eq!(offset(1_767_225_600_000), 3600, "2026-01-01");
+        assert_eq!(offset(1_782_864_000_000), 7200, "2026-07-01");
+        let fixed = zone("utc_offset_minutes = 480").unwrap();
+        assert_eq!(
+            fixed
+                .to_offset(jiff::Timestamp::from_millisecond(0).unwrap())
+                .seconds(),
+            480 * 60
+        );
+        for bad in [
+            "time_zone = \"Mars/Olympus_Mons\"",
+            "time_zone = \"\"",
+            "time_zone = \"../../etc/passwd\"",
+            "utc_offset_minutes = 900",
+            "time_zone = \"UTC\"\nutc_offset_minutes = 60",
+        ] {
+            let err = zone(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("time_zone") || err.contains("utc_offset_minutes"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

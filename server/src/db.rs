@@ -56,10 +56,10 @@ macro_rules! migrations {
 fn migrations(backend: Backend) -> Vec<Migration> {
     match backend {
         Backend::Sqlite => {
-            migrations!("sqlite": (1, "0001_init"), (2, "0002_sync"), (3, "0003_inventory"), (4, "0004_blobs"), (5, "0005_territories"), (6, "0006_user_locale"))
+            migrations!("sqlite": (1, "0001_init"), (2, "0002_sync"), (3, "0003_inventory"), (4, "0004_blobs"), (5, "0005_territories"), (6, "0006_user_locale"), (7, "0007_user_time_zone"))
         }
         Backend::Postgres => {
-            migrations!("postgres": (1, "0001_init"), (2, "0002_sync"), (3, "0003_inventory"), (4, "0004_blobs"), (5, "0005_territories"), (6, "0006_user_locale"))
+            migrations!("postgres": (1, "0001_init"), (2, "0002_sync"), (3, "0003_inventory"), (4, "0004_blobs"), (5, "0005_territories"), (6, "0006_user_locale"), (7, "0007_user_time_zone"))
         }
     }
 }

@@ -24,8 +24,9 @@ use sync_core::{DocId, OrgId, Role, Status, UserId, WorkOrderDoc};
 pub const ORG_NAME: &str = "Lastmile Demo 上海";
 /// The one password of every demo account.
 pub const PASSWORD: &str = "lastmile-demo";
-/// The demo organisation's time zone (Shanghai, UTC+8), used by `lastmile demo` unless
-/// `utc_offset_minutes` is configured.
+/// The demo organisation's time zone, used by `lastmile demo` unless `time_zone` is configured.
+pub const TIME_ZONE: &str = "Asia/Shanghai";
+/// Shanghai's offset (UTC+8 all year: China has no daylight saving).
 pub const UTC_OFFSET_MINUTES: i32 = 480;
 /// How many work orders the demo has.
 pub const WORK_ORDERS: usize = 500;

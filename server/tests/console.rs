@@ -89,6 +89,7 @@ const TABLE: &[Row] = &[
     row("GET", "/console/catalog/export.csv", None,                       [303, 403, 403, 403, 403, 200, 200]),
     row("GET", "/console/catalog/imports/no-such-job", None,              [303, 403, 403, 403, 403, 404, 404]),
     row("GET", "/console/catalog/imports/no-such-job/errors", None,       [303, 403, 403, 403, 403, 404, 404]),
+    row("GET", "/console/preferences", None,                              [303, 403, 403, 200, 200, 200, 200]),
     // Forms.
     row("POST", "/console/orders/new", Some("site=C-1%2F{site}&problem=Leak&priority=high"),
                                                                           [303, 403, 403, 422, 303, 403, 303]),
@@ -112,6 +113,10 @@ const TABLE: &[Row] = &[
     // Reopen the cancelled order; closing it now is a transition the status machine refuses.
     row("POST", "/console/orders/{wo}/status", Some("status=new"),        [303, 403, 403, 404, 303, 403, 303]),
     row("POST", "/console/orders/{wo}/status", Some("status=closed"),     [303, 403, 403, 404, 409, 403, 409]),
+    row("POST", "/console/preferences", Some("language=en&time_zone=Europe%2FBerlin"),
+                                                                          [303, 403, 403, 303, 303, 303, 303]),
+    row("POST", "/console/preferences", Some("language=en&time_zone=Mars%2FOlympus_Mons"),
+                                                                          [303, 403, 403, 422, 422, 422, 422]),
     row("POST", "/logout", None,                                          [303, 303, 303, 303, 303, 303, 303]),
 ];
 
@@ -637,7 +642,143 @@ conformance!(
     the_console_takes_cookies_and_the_api_takes_bearer_tokens,
     signing_in_sets_a_strict_cookie_and_signing_out_revokes_it,
     pages_follow_the_users_language,
+    times_follow_the_users_time_zone_through_daylight_saving,
 );
+
+/// A dispatcher in Berlin and one in Shanghai see the same order at their own clock times; a time
+/// typed or dropped in Berlin is read in Berlin, summer and winter time alike; an unknown zone is
+/// refused and changes nothing.
+async fn times_follow_the_users_time_zone_through_daylight_saving(db: TestDb) {
+    let settings = lastmile_server::config::Settings {
+        time_zone: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap(),
+        ..Default::default()
+    };
+    let app = TestApp::with_settings(db, settings).await;
+    let f = Fixture::new(&app).await;
+    let site = site_id(&app, &f).await;
+    // Leaked for the test's closures: two short strings.
+    let berlin: &'static str = f.dispatcher.token.clone().leak();
+    let shanghai: &'static str = f.admin.token.clone().leak();
+    let form = |path: String, token: &'static str, body: String| {
+        let app = &app;
+        async move {
+            console(
+                app,
+                Method::POST,
+                &path,
+                Some(token),
+                Some(&body),
+                Some(token),
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        form(
+            "/console/preferences".into(),
+            berlin,
+            "language=en&time_zone=Europe%2FBerlin".into()
+        )
+        .await
+        .status,
+        StatusCode::SEE_OTHER
+    );
+    let prefs = console(
+        &app,
+        Method::GET,
+        "/console/preferences",
+        Some(berlin),
+        None,
+        None,
+    )
+    .await;
+    let page = prefs.body.as_str().unwrap();
+    assert!(
+        page.contains(r#"<option value="Europe/Berlin" selected>"#),
+        "the chosen zone is not selected"
+    );
+    assert!(
+        page.contains("Asia/Shanghai"),
+        "the deployment's zone is named"
+    );
+
+    // Typed in Berlin in summer (UTC+2): 09:00 is 07:00 UTC.
+    let created = form(
+        "/console/orders/new".into(),
+        berlin,
+        format!(
+            "site=C-1%2F{site}&problem=Boiler&priority=normal&window_start=2026-07-01T09:00&window_end=2026-07-01T11:00"
+        ),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let (id, start): (String, i64) = sqlx::query_as(
+        "SELECT id, window_start FROM work_orders WHERE org_id = $1 AND problem = 'Boiler'",
+    )
+    .bind(f.org.to_string())
+    .fetch_one(app.state.db.pool())
+    .await
+    .unwrap();
+    let utc = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+    assert_eq!(start, utc("2026-07-01T07:00:00Z"));
+
+    // The same instant on the order page: 09:00 in Berlin, 15:00 for the Shanghai user, who
+    // has no zone of their own and gets the deployment's.
+    let page = |token: &'static str| {
+        let path = format!("/console/orders/{id}");
+        let app = &app;
+        async move {
+            console(app, Method::GET, &path, Some(token), None, None)
+                .await
+                .body
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    assert!(page(berlin).await.contains("2026-07-01T09:00+02:00"));
+    assert!(page(shanghai).await.contains("2026-07-01T15:00+08:00"));
+
+    // Dropped on the board at 09:00 on the morning the clocks go forward (2026-03-29, 02:00 ->
+    // 03:00): 09:00 summer time, 07:00 UTC, not midnight + 9 h (08:00 UTC).
+    let dropped = form(
+        format!("/console/orders/{id}/assign"),
+        berlin,
+        format!(
+            "engineer_id={}&day=2026-03-29&minute=540&duration_min=90",
+            f.engineer.id
+        ),
+    )
+    .await;
+    assert_eq!(dropped.status, StatusCode::SEE_OTHER, "{}", dropped.body);
+    let (start, end): (i64, i64) =
+        sqlx::query_as("SELECT window_start, window_end FROM work_orders WHERE id = $1")
+            .bind(&id)
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(start, utc("2026-03-29T07:00:00Z"));
+    assert_eq!(end - start, 90 * 60_000);
+
+    // An unknown zone is refused, and the chosen one stays.
+    let refused = form(
+        "/console/preferences".into(),
+        berlin,
+        "language=en&time_zone=Europe%2FAtlantis".into(),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.as_str().unwrap().contains("Europe/Atlantis"));
+    assert!(page(berlin).await.contains("2026-03-29T09:00+02:00"));
+    // Back to the deployment's zone.
+    form(
+        "/console/preferences".into(),
+        berlin,
+        "language=en&time_zone=".into(),
+    )
+    .await;
+    assert!(page(berlin).await.contains("2026-03-29T15:00+08:00"));
+}
 
 /// Every console route in `console::router` has a row (GETs and POSTs by their pattern).
 #[test]
@@ -762,7 +903,7 @@ async fn board_render_time_on_the_demo_data(db: TestDb) {
         "SQLite"
     };
     let settings = lastmile_server::config::Settings {
-        utc_offset_minutes: lastmile_server::demo::UTC_OFFSET_MINUTES,
+        time_zone: jiff::tz::TimeZone::get(lastmile_server::demo::TIME_ZONE).unwrap(),
         ..Default::default()
     };
     let app = TestApp::with_settings(db, settings).await;

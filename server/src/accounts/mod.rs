@@ -161,20 +161,40 @@ pub async fn get_user(db: &Db, org: OrgId, id: UserId) -> Result<Option<User>> {
     .transpose()
 }
 
-/// A user's display name and chosen console language (`None`: not chosen), for the console's
-/// session.
-pub async fn name_and_locale(
-    db: &Db,
-    org: OrgId,
-    id: UserId,
-) -> Result<Option<(String, Option<String>)>> {
-    Ok(
-        sqlx::query_as("SELECT name, locale FROM users WHERE org_id = $1 AND id = $2")
+/// A user's console preferences: display name, chosen language and time zone (`None`: not
+/// chosen).
+#[derive(Clone, Debug, Default)]
+pub struct Preferences {
+    pub name: String,
+    pub locale: Option<String>,
+    pub time_zone: Option<String>,
+}
+
+/// A user's console preferences, for the console's session.
+pub async fn preferences(db: &Db, org: OrgId, id: UserId) -> Result<Option<Preferences>> {
+    let row: Option<(String, Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT name, locale, time_zone FROM users WHERE org_id = $1 AND id = $2")
             .bind(org.to_string())
             .bind(id.to_string())
             .fetch_optional(db.pool())
-            .await?,
-    )
+            .await?;
+    Ok(row.map(|(name, locale, time_zone)| Preferences {
+        name,
+        locale,
+        time_zone,
+    }))
+}
+
+/// Remember the IANA time zone chosen by `id` for the console (`None`: the deployment's).
+/// The caller checks the name.
+pub async fn set_time_zone(db: &Db, org: OrgId, id: UserId, zone: Option<&str>) -> Result<()> {
+    sqlx::query("UPDATE users SET time_zone = $3 WHERE org_id = $1 AND id = $2")
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .bind(zone)
+        .execute(db.pool())
+        .await?;
+    Ok(())
 }
 
 /// Remember the console language `locale` chose by `id`.

@@ -147,17 +147,32 @@ pub async fn suggestions_page(
 pub struct AssignForm {
     #[serde(default)]
     engineer_id: String,
-    /// Set when a card is dropped at a time on the board: the new window.
+    /// Set when a card is dropped at a time on the board: the new window starts on this local
+    /// date (`YYYY-MM-DD`) at `minute` minutes of clock time after midnight, in the user's zone,
+    /// and lasts `duration_min` minutes.
     #[serde(default)]
-    start_ms: Option<i64>,
+    day: Option<String>,
     #[serde(default)]
-    end_ms: Option<i64>,
+    minute: Option<i64>,
+    #[serde(default)]
+    duration_min: Option<i64>,
+}
+
+impl AssignForm {
+    /// The dropped window in UTC milliseconds. Clock time, not an offset from midnight, so a drop
+    /// at 09:00 is 09:00 on the day the clocks change too.
+    fn window(&self, tz: &jiff::tz::TimeZone) -> Option<(i64, i64)> {
+        let day = fmt::Date::parse(self.day.as_deref()?)?;
+        let start = day.at_minute(self.minute?.clamp(0, 1439), tz);
+        let minutes = self.duration_min.unwrap_or(120).clamp(15, 31 * 24 * 60);
+        Some((start, start + minutes * 60_000))
+    }
 }
 
 /// `POST /console/orders/{id}/assign` (a form, or the board's drag and drop with `fetch`).
 pub async fn assign(
     State(state): State<AppState>,
-    _ctx: Ctx,
+    ctx: Ctx,
     office: Office,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -172,7 +187,7 @@ pub async fn assign(
         Json(AssignRequest { engineer_id }),
     )
     .await?;
-    if let (true, Some(start_ms), Some(end_ms)) = (assigned, f.start_ms, f.end_ms) {
+    if let (true, Some((start_ms, end_ms))) = (assigned, f.window(&ctx.tz)) {
         dispatch::schedule(
             State(state),
             office,

@@ -19,6 +19,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
+use jiff::tz::TimeZone;
 use maud::{Markup, html};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -99,15 +100,15 @@ pub async fn load(
     q: &BoardQuery,
 ) -> Result<BoardData, AppError> {
     let now = crate::now_ms();
-    let today = Date::of(now, ctx.tz);
+    let today = Date::of(now, &ctx.tz);
     let date = q.date.as_deref().and_then(Date::parse).unwrap_or(today);
     let (first, days) = if q.week() {
         (date.monday(), 7)
     } else {
         (date, 1)
     };
-    let from = first.start_ms(ctx.tz);
-    let to = first.add_days(days).start_ms(ctx.tz);
+    let from = first.start_ms(&ctx.tz);
+    let to = first.add_days(days).start_ms(&ctx.tz);
     let priority = BoardQuery::nonempty(&q.priority).map(str::to_owned);
     let Json(mut engineers) =
         crate::routes::engineers::list_engineers(State(state.clone()), office.clone()).await?;
@@ -219,7 +220,7 @@ fn card(ctx: &Ctx, r: &WorkOrderRow, now: i64, style: Option<String>) -> Markup 
     };
     html! {
         article class={"card st-" (r.status) " " (risk)} draggable="true" data-id=(r.id)
-            data-tod=[r.window_start_ms.map(|s| fmt::minute_of_day(s, ctx.tz))]
+            data-tod=[r.window_start_ms.map(|s| fmt::minute_of_day(s, &ctx.tz))]
             data-dur=(window_minutes(r))
             style=[style] aria-label={(r.number) " " (r.customer_name)} {
             a.num href={"/console/orders/" (r.id)} { (r.number) }
@@ -229,7 +230,7 @@ fn card(ctx: &Ctx, r: &WorkOrderRow, now: i64, style: Option<String>) -> Markup 
             div.cust { (r.customer_name) }
             div.meta {
                 @if let (Some(s), Some(e)) = (r.window_start_ms, r.window_end_ms) {
-                    (fmt::time(s, ctx.tz)) "–" (fmt::time(e, ctx.tz)) " "
+                    (fmt::time(s, &ctx.tz)) "–" (fmt::time(e, &ctx.tz)) " "
                 }
                 (layout::risk_badge(ctx, &r.status, r.sla_due_ms, now))
             }
@@ -248,7 +249,10 @@ fn window_minutes(r: &WorkOrderRow) -> i64 {
 }
 
 /// Pack a lane's orders into rows so overlapping windows do not hide each other.
-fn rows_of(orders: &[WorkOrderRow], tz: i32) -> Vec<(usize, &WorkOrderRow, i64, i64)> {
+fn rows_of<'a>(
+    orders: &'a [WorkOrderRow],
+    tz: &TimeZone,
+) -> Vec<(usize, &'a WorkOrderRow, i64, i64)> {
     let mut row_end: Vec<i64> = Vec::new();
     let mut out = Vec::new();
     for r in orders {
@@ -277,12 +281,12 @@ fn rows_of(orders: &[WorkOrderRow], tz: i32) -> Vec<(usize, &WorkOrderRow, i64, 
 fn day_lane(ctx: &Ctx, data: &BoardData, orders: &[WorkOrderRow]) -> Markup {
     let now = data.now;
     let span = (DAY_END_MIN - DAY_START_MIN) as f64;
-    let placed = rows_of(orders, ctx.tz);
+    let placed = rows_of(orders, &ctx.tz);
     let rows = placed.iter().map(|p| p.0 + 1).max().unwrap_or(1);
-    // Where a drop lands in time: the script reads these.
-    let origin = data.first.start_ms(ctx.tz) + DAY_START_MIN * 60_000;
+    // Where a drop lands in time: the script reads these (a local date and clock minutes).
     html! {
-        div.timeline data-origin-ms=(origin) data-span-min=(DAY_END_MIN - DAY_START_MIN)
+        div.timeline data-day=(data.first.iso()) data-origin-min=(DAY_START_MIN)
+            data-span-min=(DAY_END_MIN - DAY_START_MIN)
             style={"height:" (rows * 68 + 4) "px"} {
             @for (row, r, s, e) in &placed {
                 (card(ctx, r, now, Some(format!(
@@ -301,8 +305,8 @@ fn week_lane(ctx: &Ctx, data: &BoardData, orders: &[WorkOrderRow]) -> Markup {
         div.week {
             @for d in 0..data.days {
                 @let day = data.first.add_days(d);
-                @let (a, b) = (day.start_ms(ctx.tz), day.add_days(1).start_ms(ctx.tz));
-                div.day data-day-ms=(a) {
+                @let (a, b) = (day.start_ms(&ctx.tz), day.add_days(1).start_ms(&ctx.tz));
+                div.day data-day=(day.iso()) {
                     @for r in orders.iter().filter(|r| r.window_start_ms.is_some_and(|s| s >= a && s < b)) {
                         (card(ctx, r, data.now, None))
                     }
@@ -373,7 +377,7 @@ pub async fn page(
     let data = load(&state, &ctx, &office, &q).await?;
     let week = q.week();
     let step = if week { 7 } else { 1 };
-    let today = Date::of(data.now, ctx.tz);
+    let today = Date::of(data.now, &ctx.tz);
     let sel = |v: &Option<String>, x: &str| BoardQuery::nonempty(v) == Some(x);
     let all_skills = skills(&state, &ctx).await;
     let body = html! {

@@ -1,72 +1,82 @@
-//! Dates, times and numbers in the user's language and the organisation's time zone (a fixed
-//! UTC offset, `utc_offset_minutes` in the configuration). Civil-date arithmetic is Howard
-//! Hinnant's `days_from_civil`, so no date library is needed for what the console shows.
+//! Dates, times and numbers in the user's language and time zone: the user's own IANA zone if
+//! they chose one, else the deployment's (`time_zone` in the configuration). Calendar and
+//! daylight-saving arithmetic is jiff's.
 
 use super::i18n::Lang;
+use jiff::civil;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan, Zoned};
 
-const DAY_MS: i64 = 86_400_000;
+/// The instant `ms` (Unix milliseconds) in `tz`; out-of-range instants clamp to jiff's range.
+fn zoned(ms: i64, tz: &TimeZone) -> Zoned {
+    let ts = Timestamp::from_millisecond(ms).unwrap_or(if ms < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    });
+    ts.to_zoned(tz.clone())
+}
+
+/// The instant of a local date and time in `tz`. A time skipped by a daylight-saving change
+/// reads as the same clock time after it; a repeated one as its first occurrence (RFC 5545's
+/// "compatible" rule, what calendars do).
+pub fn local_ms(dt: civil::DateTime, tz: &TimeZone) -> Option<i64> {
+    tz.to_ambiguous_zoned(dt)
+        .compatible()
+        .ok()
+        .map(|z| z.timestamp().as_millisecond())
+}
 
 /// A local calendar date.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Date {
-    pub y: i64,
-    pub m: u32,
-    pub d: u32,
-}
-
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> Date {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    Date {
-        y: yoe + era * 400 + i64::from(m <= 2),
-        m,
-        d,
-    }
-}
+pub struct Date(civil::Date);
 
 impl Date {
+    #[cfg(test)]
+    pub fn new(y: i16, m: i8, d: i8) -> Option<Date> {
+        civil::Date::new(y, m, d).ok().map(Date)
+    }
+
     /// The local date of an instant.
-    pub fn of(ms: i64, tz: i32) -> Date {
-        civil_from_days((ms + i64::from(tz) * 60_000).div_euclid(DAY_MS))
+    pub fn of(ms: i64, tz: &TimeZone) -> Date {
+        Date(zoned(ms, tz).date())
     }
 
     /// `YYYY-MM-DD`.
     pub fn parse(s: &str) -> Option<Date> {
-        let mut it = s.splitn(3, '-');
-        let y = it.next()?.parse().ok()?;
-        let m = it.next()?.parse().ok()?;
-        let d = it.next()?.parse().ok()?;
-        ((1..=12).contains(&m) && (1..=31).contains(&d)).then_some(Date { y, m, d })
+        s.trim().parse::<civil::Date>().ok().map(Date)
     }
 
-    /// Local midnight, in UTC milliseconds.
-    pub fn start_ms(self, tz: i32) -> i64 {
-        days_from_civil(self.y, self.m, self.d) * DAY_MS - i64::from(tz) * 60_000
+    /// The start of the local day (midnight, or the first instant after a daylight-saving gap
+    /// at midnight), in UTC milliseconds.
+    pub fn start_ms(self, tz: &TimeZone) -> i64 {
+        self.at_minute(0, tz)
+    }
+
+    /// `minute` minutes of clock time after the day's midnight (0 ..= 1440), in UTC
+    /// milliseconds: 09:00 is 09:00 on the wall clock, whatever daylight saving did that night.
+    pub fn at_minute(self, minute: i64, tz: &TimeZone) -> i64 {
+        let minute = minute.clamp(0, 1440);
+        let (day, minute) = if minute == 1440 {
+            (self.add_days(1), 0)
+        } else {
+            (self, minute)
+        };
+        let dt = day.0.at((minute / 60) as i8, (minute % 60) as i8, 0, 0);
+        local_ms(dt, tz).unwrap_or_else(|| {
+            // Only at the ends of jiff's range (years -9999 and 9999).
+            dt.to_zoned(TimeZone::UTC)
+                .map_or(0, |z| z.timestamp().as_millisecond())
+        })
     }
 
     pub fn add_days(self, n: i64) -> Date {
-        civil_from_days(days_from_civil(self.y, self.m, self.d) + n)
+        Date(self.0.checked_add(n.days()).unwrap_or(self.0))
     }
 
     /// ISO weekday: 1 = Monday ... 7 = Sunday.
     pub fn weekday(self) -> u32 {
-        (days_from_civil(self.y, self.m, self.d) + 3).rem_euclid(7) as u32 + 1
+        self.0.weekday().to_monday_one_offset() as u32
     }
 
     /// The Monday of this date's week.
@@ -75,12 +85,13 @@ impl Date {
     }
 
     pub fn iso(self) -> String {
-        format!("{:04}-{:02}-{:02}", self.y, self.m, self.d)
+        self.0.to_string()
     }
 
     /// "Mon 23 Nov" / "11月23日 周一".
     pub fn label(self, lang: Lang) -> String {
         let wd = self.weekday() as usize - 1;
+        let (m, d) = (self.0.month(), self.0.day());
         match lang {
             Lang::En => {
                 const W: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
@@ -88,43 +99,46 @@ impl Date {
                     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
                     "Dec",
                 ];
-                format!("{} {} {}", W[wd], self.d, M[self.m as usize - 1])
+                format!("{} {d} {}", W[wd], M[m as usize - 1])
             }
             Lang::ZhCn => {
                 const W: [&str; 7] = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"];
-                format!("{}月{}日 {}", self.m, self.d, W[wd])
+                format!("{m}月{d}日 {}", W[wd])
             }
         }
     }
 }
 
-/// Minutes after local midnight.
-pub fn minute_of_day(ms: i64, tz: i32) -> i64 {
-    (ms + i64::from(tz) * 60_000).rem_euclid(DAY_MS) / 60_000
+/// Minutes of wall-clock time after local midnight.
+pub fn minute_of_day(ms: i64, tz: &TimeZone) -> i64 {
+    let t = zoned(ms, tz).time();
+    i64::from(t.hour()) * 60 + i64::from(t.minute())
 }
 
 /// "14:05".
-pub fn time(ms: i64, tz: i32) -> String {
-    let m = minute_of_day(ms, tz);
-    format!("{:02}:{:02}", m / 60, m % 60)
+pub fn time(ms: i64, tz: &TimeZone) -> String {
+    zoned(ms, tz).strftime("%H:%M").to_string()
 }
 
 /// "Mon 23 Nov 14:05" / "11月23日 周一 14:05".
-pub fn datetime(lang: Lang, ms: i64, tz: i32) -> String {
+pub fn datetime(lang: Lang, ms: i64, tz: &TimeZone) -> String {
     format!("{} {}", Date::of(ms, tz).label(lang), time(ms, tz))
 }
 
 /// A full ISO 8601 local timestamp with its offset, for `<time datetime>`.
-pub fn iso(ms: i64, tz: i32) -> String {
-    let sign = if tz < 0 { '-' } else { '+' };
-    format!(
-        "{}T{}{}{:02}:{:02}",
-        Date::of(ms, tz).iso(),
-        time(ms, tz),
-        sign,
-        tz.abs() / 60,
-        tz.abs() % 60
-    )
+pub fn iso(ms: i64, tz: &TimeZone) -> String {
+    zoned(ms, tz).strftime("%Y-%m-%dT%H:%M%:z").to_string()
+}
+
+/// `YYYY-MM-DDTHH:MM`, what an `<input type=datetime-local>` holds.
+pub fn local_input(ms: i64, tz: &TimeZone) -> String {
+    zoned(ms, tz).strftime("%Y-%m-%dT%H:%M").to_string()
+}
+
+/// What an `<input type=datetime-local>` sent (`YYYY-MM-DDTHH:MM`, seconds optional), as an
+/// instant in `tz`.
+pub fn parse_local(s: &str, tz: &TimeZone) -> Option<i64> {
+    local_ms(s.trim().parse::<civil::DateTime>().ok()?, tz)
 }
 
 /// A span of minutes: "2 h 05 min" / "2小时05分".
@@ -182,49 +196,77 @@ pub fn money(minor: i64) -> String {
 mod tests {
     use super::*;
 
+    fn tz(name: &str) -> TimeZone {
+        TimeZone::get(name).unwrap()
+    }
+
     #[test]
-    fn dates_round_trip_through_days() {
-        let d = Date {
-            y: 2026,
-            m: 11,
-            d: 24,
-        };
+    fn dates_step_through_weeks_and_months() {
+        let d = Date::new(2026, 11, 24).unwrap();
+        let sh = tz("Asia/Shanghai");
         assert_eq!(d.weekday(), 2);
-        assert_eq!(
-            d.monday(),
-            Date {
-                y: 2026,
-                m: 11,
-                d: 23
-            }
-        );
-        assert_eq!(Date::of(d.start_ms(480), 480), d);
-        assert_eq!(Date::of(d.start_ms(480) - 1, 480), d.add_days(-1));
-        assert_eq!(
-            d.add_days(7),
-            Date {
-                y: 2026,
-                m: 12,
-                d: 1
-            }
-        );
+        assert_eq!(d.monday(), Date::new(2026, 11, 23).unwrap());
+        assert_eq!(Date::of(d.start_ms(&sh), &sh), d);
+        assert_eq!(Date::of(d.start_ms(&sh) - 1, &sh), d.add_days(-1));
+        assert_eq!(d.add_days(7), Date::new(2026, 12, 1).unwrap());
         assert_eq!(Date::parse("2026-11-24"), Some(d));
         assert_eq!(Date::parse("2026-13-01"), None);
+        assert_eq!(Date::parse("2026-02-30"), None);
     }
 
     #[test]
     fn shanghai_afternoon_reads_in_both_languages() {
         // 2026-11-24 06:05 UTC is 14:05 in Shanghai.
-        let ms = Date {
-            y: 2026,
-            m: 11,
-            d: 24,
-        }
-        .start_ms(0)
-            + (6 * 60 + 5) * 60_000;
-        assert_eq!(datetime(Lang::En, ms, 480), "Tue 24 Nov 14:05");
-        assert_eq!(datetime(Lang::ZhCn, ms, 480), "11月24日 周二 14:05");
-        assert_eq!(iso(ms, 480), "2026-11-24T14:05+08:00");
+        let ms = Date::new(2026, 11, 24).unwrap().start_ms(&TimeZone::UTC) + (6 * 60 + 5) * 60_000;
+        let sh = tz("Asia/Shanghai");
+        assert_eq!(datetime(Lang::En, ms, &sh), "Tue 24 Nov 14:05");
+        assert_eq!(datetime(Lang::ZhCn, ms, &sh), "11月24日 周二 14:05");
+        assert_eq!(iso(ms, &sh), "2026-11-24T14:05+08:00");
+        assert_eq!(local_input(ms, &sh), "2026-11-24T14:05");
+        assert_eq!(parse_local("2026-11-24T14:05", &sh), Some(ms));
+    }
+
+    /// Berlin moves its clocks from 02:00 to 03:00 on 2026-03-29 and back from 03:00 to 02:00
+    /// on 2026-10-25: a fixed offset would read working hours an hour off for half the year.
+    #[test]
+    fn berlin_clock_times_follow_daylight_saving() {
+        let berlin = tz("Europe/Berlin");
+        let hour = 3_600_000;
+        let winter = Date::new(2026, 3, 28).unwrap();
+        let summer = Date::new(2026, 3, 30).unwrap();
+        // 09:00 local is 08:00 UTC in winter, 07:00 UTC in summer.
+        assert_eq!(
+            winter.at_minute(540, &berlin) - winter.start_ms(&TimeZone::UTC),
+            8 * hour
+        );
+        assert_eq!(
+            summer.at_minute(540, &berlin) - summer.start_ms(&TimeZone::UTC),
+            7 * hour
+        );
+        // The spring-forward day is 23 hours long; the fall-back day 25.
+        let spring = Date::new(2026, 3, 29).unwrap();
+        assert_eq!(
+            spring.add_days(1).start_ms(&berlin) - spring.start_ms(&berlin),
+            23 * hour
+        );
+        let fall = Date::new(2026, 10, 25).unwrap();
+        assert_eq!(
+            fall.add_days(1).start_ms(&berlin) - fall.start_ms(&berlin),
+            25 * hour
+        );
+        // 02:30 does not exist on the spring day: it reads as 03:30 summer time.
+        let skipped = parse_local("2026-03-29T02:30", &berlin).unwrap();
+        assert_eq!(time(skipped, &berlin), "03:30");
+        assert_eq!(iso(skipped, &berlin), "2026-03-29T03:30+02:00");
+        // 02:30 happens twice on the fall day: the first (summer time) is meant.
+        let repeated = parse_local("2026-10-25T02:30", &berlin).unwrap();
+        assert_eq!(iso(repeated, &berlin), "2026-10-25T02:30+02:00");
+        assert_eq!(
+            minute_of_day(repeated + hour, &berlin),
+            150,
+            "the second 02:30"
+        );
+        assert_eq!(parse_local("not a time", &berlin), None);
     }
 
     #[test]

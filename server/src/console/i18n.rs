@@ -84,6 +84,14 @@ impl Lang {
         }
     }
 
+    /// The language's own name for itself.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lang::En => "English",
+            Lang::ZhCn => "中文",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Lang> {
         let s = s.trim().to_ascii_lowercase();
         if s == "en" || s.starts_with("en-") {

@@ -53,7 +53,7 @@ pub fn page(ctx: &Ctx, title: &str, active: &str, body: Markup) -> Markup {
         (DOCTYPE)
         html lang=(lang.code()) {
             (head(lang, title))
-            body data-csrf=(ctx.session.csrf) data-tz=(ctx.tz) {
+            body data-csrf=(ctx.session.csrf) {
                 a.skip href="#main" { (ctx.t("nav.skip")) }
                 header.top {
                     a.brand href="/console" { "Lastmile" }
@@ -78,7 +78,10 @@ pub fn page(ctx: &Ctx, title: &str, active: &str, body: Markup) -> Markup {
                         }
                     }
                     div.who {
-                        span.user { (ctx.session.name) " · " (ctx.t(&format!("role.{}", ctx.role().as_str()))) }
+                        a.user href="/console/preferences" title=(ctx.t("prefs.title"))
+                            aria-current=[("prefs" == active).then_some("page")] {
+                            (ctx.session.name) " · " (ctx.t(&format!("role.{}", ctx.role().as_str())))
+                        }
                         a href={"/lang/" (other.0.code()) "?next=" (urlencode(&ctx.here))} lang=(other.0.code()) { (other.1) }
                         form method="post" action="/logout" {
                             (csrf(ctx))
@@ -133,12 +136,12 @@ pub fn risk_badge(ctx: &Ctx, status: &str, sla_due_ms: Option<i64>, now: i64) ->
     let left = (due - now) / 60_000;
     match risk(status, sla_due_ms, now) {
         Risk::Overdue => html! {
-            span.badge.sla-overdue title=(fmt::datetime(ctx.lang, due, ctx.tz)) {
+            span.badge.sla-overdue title=(fmt::datetime(ctx.lang, due, &ctx.tz)) {
                 (ctx.t("sla.overdue")) " " (fmt::minutes(ctx.lang, left))
             }
         },
         Risk::DueSoon => html! {
-            span.badge.sla-soon title=(fmt::datetime(ctx.lang, due, ctx.tz)) {
+            span.badge.sla-soon title=(fmt::datetime(ctx.lang, due, &ctx.tz)) {
                 (ctx.t("sla.due_in")) " " (fmt::minutes(ctx.lang, left))
             }
         },
@@ -148,7 +151,7 @@ pub fn risk_badge(ctx: &Ctx, status: &str, sla_due_ms: Option<i64>, now: i64) ->
 
 /// `<time>` with the local rendering and the machine-readable instant.
 pub fn when(ctx: &Ctx, ms: i64) -> Markup {
-    html! { time datetime=(fmt::iso(ms, ctx.tz)) { (fmt::datetime(ctx.lang, ms, ctx.tz)) } }
+    html! { time datetime=(fmt::iso(ms, &ctx.tz)) { (fmt::datetime(ctx.lang, ms, &ctx.tz)) } }
 }
 
 /// A flash message passed back in the query string after a form (`?done=key`).

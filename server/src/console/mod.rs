@@ -22,6 +22,7 @@ mod layout;
 mod map;
 mod orders;
 mod orders_edit;
+mod prefs;
 mod session;
 mod stock;
 mod stock_forms;
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console", get(session::home))
         .route("/console/assets/{file}", get(assets::serve))
         .route("/console/events", get(events::events))
+        .route("/console/preferences", get(prefs::page).post(prefs::save))
         .route("/console/board", get(board::page))
         .route("/console/board/fragment", get(board::fragment))
         .route("/console/map", get(map::page))

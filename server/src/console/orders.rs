@@ -73,7 +73,7 @@ pub async fn page(
             dt { (ctx.t("order.assignee")) } dd { @if let Some(a) = &wo.dispatch.assignee { (name(&a.to_string())) } @else { (ctx.t("board.unassigned")) } }
             dt { (ctx.t("order.window")) } dd {
                 @if let (Some(s), Some(e)) = (wo.dispatch.window_start_ms, wo.dispatch.window_end_ms) {
-                    (layout::when(&ctx, s)) " – " (fmt::time(e, ctx.tz))
+                    (layout::when(&ctx, s)) " – " (fmt::time(e, &ctx.tz))
                 } @else { "—" }
             }
             dt { (ctx.t("order.created")) } dd { (layout::when(&ctx, h.created_at_ms)) }
@@ -186,7 +186,7 @@ fn visit(ctx: &Ctx, wo: &WorkOrder, i: usize, v: &Visit, name: &dyn Fn(&str) -> 
                     thead { tr { th { (ctx.t("visit.from")) } th { (ctx.t("visit.until")) } th.num { (ctx.t("visit.minutes")) } th { (ctx.t("order.note")) } } }
                     tbody { @for l in &labour { tr {
                         td { (layout::when(ctx, l.start_ms)) }
-                        td { @if let Some(e) = l.end_ms { (fmt::time(e, ctx.tz)) } @else { "…" } }
+                        td { @if let Some(e) = l.end_ms { (fmt::time(e, &ctx.tz)) } @else { "…" } }
                         td.num { (fmt::minutes(ctx.lang, l.minutes())) }
                         td { (l.note) " · " (name(&l.engineer.to_string())) }
                     } } }

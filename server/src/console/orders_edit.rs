@@ -1,7 +1,7 @@
 //! Creating and editing orders, and moving them through the status machine (cancel, reopen,
 //! close ...), through the API's handlers.
 
-use super::fmt::Date;
+use super::fmt;
 use super::layout;
 use super::session::Ctx;
 use crate::auth::Office;
@@ -14,21 +14,16 @@ use crate::routes::dispatch::{
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use jiff::tz::TimeZone;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-/// `datetime-local` ("2026-11-24T14:30") in the organisation's zone, to UTC milliseconds.
-fn parse_local(s: &str, tz: i32) -> Option<i64> {
-    let (d, t) = s.trim().split_once('T')?;
-    let date = Date::parse(d)?;
-    let (h, m) = t.split_once(':')?;
-    let (h, m): (i64, i64) = (h.parse().ok()?, m.get(..2)?.parse().ok()?);
-    Some(date.start_ms(tz) + (h * 60 + m) * 60_000)
+fn parse_local(s: &str, tz: &TimeZone) -> Option<i64> {
+    fmt::parse_local(s, tz)
 }
 
-fn local_input(ms: Option<i64>, tz: i32) -> String {
-    ms.map(|ms| format!("{}T{}", Date::of(ms, tz).iso(), super::fmt::time(ms, tz)))
-        .unwrap_or_default()
+fn local_input(ms: Option<i64>, tz: &TimeZone) -> String {
+    ms.map(|ms| fmt::local_input(ms, tz)).unwrap_or_default()
 }
 
 fn priority_select(ctx: &Ctx, current: &str) -> Markup {
@@ -139,13 +134,13 @@ pub async fn create(
             },
             problem: f.problem,
             priority: Some(f.priority).filter(|p| !p.is_empty()),
-            sla_due_ms: parse_local(&f.sla_due, ctx.tz),
+            sla_due_ms: parse_local(&f.sla_due, &ctx.tz),
         }),
     )
     .await?;
     if let (Some(start_ms), Some(end_ms)) = (
-        parse_local(&f.window_start, ctx.tz),
-        parse_local(&f.window_end, ctx.tz),
+        parse_local(&f.window_start, &ctx.tz),
+        parse_local(&f.window_end, &ctx.tz),
     ) {
         dispatch::schedule(
             State(state),
@@ -187,11 +182,11 @@ pub async fn edit_page(
             input #asset_serial name="asset_serial" type="text" value=(o.asset.serial);
             (priority_select(&ctx, &o.priority))
             label for="sla_due" { (ctx.t("order.sla")) }
-            input #sla_due name="sla_due" type="datetime-local" value=(local_input(o.sla_due_ms, ctx.tz));
+            input #sla_due name="sla_due" type="datetime-local" value=(local_input(o.sla_due_ms, &ctx.tz));
             label for="window_start" { (ctx.t("order.window_start")) }
-            input #window_start name="window_start" type="datetime-local" value=(local_input(o.window_start_ms, ctx.tz));
+            input #window_start name="window_start" type="datetime-local" value=(local_input(o.window_start_ms, &ctx.tz));
             label for="window_end" { (ctx.t("order.window_end")) }
-            input #window_end name="window_end" type="datetime-local" value=(local_input(o.window_end_ms, ctx.tz));
+            input #window_end name="window_end" type="datetime-local" value=(local_input(o.window_end_ms, &ctx.tz));
             button type="submit" { (ctx.t("order.save")) }
         }
     };
@@ -243,7 +238,7 @@ pub async fn update(
                 serial: f.asset_serial,
             }),
             problem: Some(f.problem),
-            sla_due_ms: Some(parse_local(&f.sla_due, ctx.tz)),
+            sla_due_ms: Some(parse_local(&f.sla_due, &ctx.tz)),
         }),
     )
     .await?;
@@ -259,8 +254,8 @@ pub async fn update(
         .await?;
     }
     let window = (
-        parse_local(&f.window_start, ctx.tz),
-        parse_local(&f.window_end, ctx.tz),
+        parse_local(&f.window_start, &ctx.tz),
+        parse_local(&f.window_end, &ctx.tz),
     );
     if let (Some(start_ms), Some(end_ms)) = window
         && (Some(start_ms), Some(end_ms)) != (before.window_start_ms, before.window_end_ms)
@@ -304,10 +299,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn local_times_are_read_in_the_organisation_zone() {
-        let ms = parse_local("2026-11-24T14:05", 480).unwrap();
-        assert_eq!(local_input(Some(ms), 480), "2026-11-24T14:05");
-        assert_eq!(super::super::fmt::time(ms, 0), "06:05");
-        assert_eq!(parse_local("", 480), None);
+    fn local_times_are_read_in_the_users_zone() {
+        let shanghai = TimeZone::get("Asia/Shanghai").unwrap();
+        let ms = parse_local("2026-11-24T14:05", &shanghai).unwrap();
+        assert_eq!(local_input(Some(ms), &shanghai), "2026-11-24T14:05");
+        assert_eq!(fmt::time(ms, &TimeZone::UTC), "06:05");
+        assert_eq!(parse_local("", &shanghai), None);
+        assert_eq!(local_input(None, &shanghai), "");
     }
 }

@@ -24,6 +24,7 @@ use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
+use jiff::tz::TimeZone;
 use maud::{Markup, html};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -48,14 +49,25 @@ pub struct Session {
     pub name: String,
     /// The language the user chose (stored with the account), if any.
     pub locale: Option<Lang>,
+    /// The time zone the user chose (stored with the account), if any.
+    pub time_zone: Option<TimeZone>,
 }
 
-/// What every console page needs: the language, the organisation's time zone, the user.
+impl Session {
+    /// The zone the user sees times in: their own, else the deployment's.
+    pub fn zone(&self, state: &AppState) -> TimeZone {
+        self.time_zone
+            .clone()
+            .unwrap_or_else(|| state.settings.time_zone.clone())
+    }
+}
+
+/// What every console page needs: the language, the user's time zone, the user.
 #[derive(Clone, Debug)]
 pub struct Ctx {
     pub lang: Lang,
-    /// Minutes east of UTC (the organisation's `utc_offset_minutes`).
-    pub tz: i32,
+    /// The user's time zone, else the deployment's.
+    pub tz: TimeZone,
     pub session: Session,
     /// The request's path and query, to come back to after a language switch.
     pub here: String,
@@ -86,7 +98,7 @@ impl FromRequestParts<AppState> for Ctx {
             .ok_or(AppError::Unauthorized)?;
         Ok(Ctx {
             lang: lang_for(&parts.headers, Some(&session)),
-            tz: state.settings.utc_offset_minutes,
+            tz: session.zone(state),
             session,
             here: parts
                 .uri
@@ -201,7 +213,7 @@ async fn handle(State(state): State<AppState>, mut req: Request, next: Next) -> 
         && let Ok(caller) = auth::authenticate(&state, &token).await
         && caller.device_id.is_none()
     {
-        let (name, locale) = accounts::name_and_locale(&state.db, caller.org, caller.user)
+        let prefs = accounts::preferences(&state.db, caller.org, caller.user)
             .await
             .ok()
             .flatten()
@@ -209,8 +221,12 @@ async fn handle(State(state): State<AppState>, mut req: Request, next: Next) -> 
         let s = Session {
             csrf: csrf_token(&caller.token_hash),
             caller: caller.clone(),
-            name,
-            locale: locale.as_deref().and_then(Lang::parse),
+            name: prefs.name,
+            locale: prefs.locale.as_deref().and_then(Lang::parse),
+            time_zone: prefs
+                .time_zone
+                .as_deref()
+                .and_then(crate::config::parse_time_zone),
         };
         lang = lang_for(req.headers(), Some(&s));
         req.extensions_mut().insert(caller);
@@ -357,7 +373,7 @@ fn render_error(
     };
     let ctx = session.map(|s| Ctx {
         lang,
-        tz: state.settings.utc_offset_minutes,
+        tz: s.zone(state),
         session: s.clone(),
         here: here.to_owned(),
     });

@@ -200,8 +200,8 @@ pub async fn movements_page(
             location: nonempty(q.location.clone()),
             sku: nonempty(q.sku.clone()),
             serial: nonempty(q.serial.clone()),
-            from_ms: day(&q.from).map(|d| d.start_ms(ctx.tz)),
-            to_ms: day(&q.to).map(|d| d.add_days(1).start_ms(ctx.tz)),
+            from_ms: day(&q.from).map(|d| d.start_ms(&ctx.tz)),
+            to_ms: day(&q.to).map(|d| d.add_days(1).start_ms(&ctx.tz)),
             limit: Some(300),
             ..MovementFilter::default()
         }),

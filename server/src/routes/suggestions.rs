@@ -233,8 +233,14 @@ pub(crate) async fn rank(
             })
         })
         .collect();
+    // Working hours are read at the offset the deployment's zone has when the job starts (its
+    // window, else now), so summer and winter time are both right; only a window spanning the
+    // night the clocks change is read at its start's offset.
+    let at = job.window.map_or(job.now_ms, |w| w.start_ms);
+    let offset = jiff::Timestamp::from_millisecond(at)
+        .map_or(0, |t| state.settings.time_zone.to_offset(t).seconds() / 60);
     let index = Index::build(profiles, areas).with_settings(suggest::Settings {
-        utc_offset_minutes: state.settings.utc_offset_minutes,
+        utc_offset_minutes: offset,
         ..suggest::Settings::default()
     });
     let limit = q.limit.unwrap_or(5).clamp(1, 50);

@@ -9,6 +9,7 @@ conformance!(
     auto_assign_gives_the_order_to_the_best_engineer,
     a_reported_location_moves_an_engineer_up,
     header_edits_and_flag_resolution_go_through_the_document,
+    working_hours_are_read_in_the_deployments_zone_summer_and_winter,
 );
 
 /// Three engineers around Shanghai: one near the site with the skill, one near without it, one
@@ -279,4 +280,84 @@ async fn header_edits_and_flag_resolution_go_through_the_document(db: TestDb) {
         )
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+/// A Berlin deployment: an engineer working 08:00-17:00 is on shift for a visit at 08:30 local
+/// time in July (06:30 UTC, summer time) and in January (07:30 UTC, winter time), and off shift
+/// for one at 07:30 local in July (05:30 UTC). A fixed offset would get one season wrong.
+async fn working_hours_are_read_in_the_deployments_zone_summer_and_winter(db: TestDb) {
+    let settings = lastmile_server::config::Settings {
+        time_zone: jiff::tz::TimeZone::get("Europe/Berlin").unwrap(),
+        ..Default::default()
+    };
+    let app = TestApp::with_settings(db, settings).await;
+    let f = Fixture::new(&app).await;
+    let d = &f.dispatcher.token;
+    let engineer = app
+        .post(
+            "/api/v1/engineers",
+            d,
+            json!({
+                "email": "day.shift@example.test", "name": "Day Shift", "password": "long enough pw",
+                "skills": ["hvac"], "home": {"lat": 52.52, "lon": 13.40},
+                "working_hours": {"days": [1,2,3,4,5,6,7], "start_minute": 480, "end_minute": 1020},
+            }),
+        )
+        .await;
+    assert_eq!(engineer.status, StatusCode::CREATED, "{:?}", engineer.body);
+    let engineer = engineer.body["id"].as_str().unwrap().to_owned();
+    let order = app
+        .post(
+            "/api/v1/work-orders",
+            d,
+            json!({"customer_id": f.customer_id, "site": {"address": "Alexanderplatz", "lat": 52.5219, "lon": 13.4132}, "problem": "Heat pump"}),
+        )
+        .await;
+    let order = order.body["id"].as_str().unwrap().to_owned();
+    let utc = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+    let reasons_at = async |start: &str| {
+        let start = utc(start);
+        let r = app
+            .post(
+                &format!("/api/v1/work-orders/{order}/schedule"),
+                d,
+                json!({"start_ms": start, "end_ms": start + 3_600_000}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let s = app
+            .get(&format!("/api/v1/work-orders/{order}/suggestions"), d)
+            .await;
+        assert_eq!(s.status, StatusCode::OK, "{:?}", s.body);
+        let ours = s
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["engineer_id"] == engineer.as_str())
+            .expect("the day-shift engineer is suggested")
+            .clone();
+        ours["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["kind"] == "available" || x["kind"] == "off_shift")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        reasons_at("2026-07-01T06:30:00Z").await,
+        vec![json!({"kind": "available"})],
+        "08:30 summer time is on shift"
+    );
+    assert_eq!(
+        reasons_at("2026-01-07T07:30:00Z").await,
+        vec![json!({"kind": "available"})],
+        "08:30 winter time is on shift"
+    );
+    assert_eq!(
+        reasons_at("2026-07-01T05:30:00Z").await,
+        vec![json!({"kind": "off_shift", "minutes": 30})],
+        "07:30-08:30 summer time starts half an hour before the shift"
+    );
 }

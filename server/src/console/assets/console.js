@@ -67,20 +67,21 @@
       const card = board.querySelector(`.card[data-id="${CSS.escape(id)}"]`);
       const dur = Number((card && card.dataset.dur) || 120);
       const line = e.target.closest(".timeline");
-      const day = e.target.closest(".day[data-day-ms]");
-      let start = null;
+      const day = e.target.closest(".day[data-day]");
+      // A local date and clock time: the server reads them in the user's time zone.
+      let at = null;
       if (line) {
         const box = line.getBoundingClientRect();
         const frac = Math.min(Math.max((e.clientX - box.left) / box.width, 0), 1);
         const minute = Math.round((frac * Number(line.dataset.spanMin)) / 15) * 15;
-        start = Number(line.dataset.originMs) + minute * 60000;
+        at = { day: line.dataset.day, minute: Number(line.dataset.originMin) + minute };
       } else if (day) {
-        const tod = card && card.dataset.tod ? Number(card.dataset.tod) : 540;
-        start = Number(day.dataset.dayMs) + tod * 60000;
+        at = { day: day.dataset.day, minute: card && card.dataset.tod ? Number(card.dataset.tod) : 540 };
       }
-      if (start !== null && lane.dataset.engineer) {
-        body.set("start_ms", String(start));
-        body.set("end_ms", String(start + dur * 60000));
+      if (at !== null && lane.dataset.engineer) {
+        body.set("day", at.day);
+        body.set("minute", String(at.minute));
+        body.set("duration_min", String(dur));
       }
       const r = await fetch("/console/orders/" + encodeURIComponent(id) + "/assign", {
         method: "POST", credentials: "same-origin", body,
