@@ -128,3 +128,32 @@ pub async fn save(
     }
     Ok(Redirect::to("/console/preferences?done=prefs").into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_zone_list_holds_real_zones_only() {
+        let names = zone_names();
+        for z in [
+            "UTC",
+            "Europe/Berlin",
+            "Asia/Shanghai",
+            "America/Argentina/Buenos_Aires",
+        ] {
+            assert!(names.iter().any(|n| n == z), "{z} missing");
+        }
+        assert!(names.len() > 300, "{} zones", names.len());
+        for n in &names {
+            assert!(
+                !n.starts_with("posix/") && !n.starts_with("right/") && !n.starts_with("Etc/"),
+                "{n} is not a zone to offer"
+            );
+            assert!(
+                crate::config::parse_time_zone(n).is_some(),
+                "{n} does not load"
+            );
+        }
+    }
+}
