@@ -33,7 +33,7 @@ use sqlx::AnyConnection;
 use sync_core::protocol::server::{self as half, PullCandidate};
 use sync_core::protocol::wire::{self, AckError, DocAck, SyncRequest, SyncResponse, from_wire};
 use sync_core::rules::authority::Sender;
-use sync_core::{DocId, OrgId, Role, UserId};
+use sync_core::{DocId, OrgId, Role, UserId, WorkOrderDoc};
 
 /// Who is syncing.
 #[derive(Clone, Debug)]
@@ -246,6 +246,34 @@ async fn write(
     Ok(out)
 }
 
+/// What every push goes through, prepared outside the lock or merged under it: an engineer's
+/// device may push an order of its organisation that it is assigned or already has
+/// ([`half::may_push`]); the merge applies field authority and the conflict rules. `None`: not
+/// allowed. With the merge, the assignee before it (whose lists the push may change).
+fn admit_and_merge(
+    docs: &docstore::DocStore,
+    org: OrgId,
+    user: UserId,
+    stored: Option<WorkOrderDoc>,
+    known: bool,
+    push: &wire::DocPush,
+) -> Option<(Option<UserId>, half::MergeOutcome)> {
+    let sender = Sender {
+        user,
+        role: Role::Engineer,
+    };
+    let in_scope = stored
+        .as_ref()
+        .is_some_and(|d| half::in_engineer_scope(d, user));
+    if !half::may_push(stored.as_ref(), sender, org, in_scope, known) {
+        return None;
+    }
+    let before_assignee = stored.as_ref().and_then(|d| d.dispatch().ok()?.assignee);
+    let ctx = docs.edit_context(UserId(uuid::Uuid::nil()), Role::System);
+    let merged = half::merge_push(stored, push, sender, docs.actor(), &ctx);
+    Some((before_assignee, merged))
+}
+
 /// Merge one push under the lock, from the stored document as it is now: for pushes phase 1
 /// could not prepare, or whose document another write changed since.
 async fn merge_locked(
@@ -260,23 +288,13 @@ async fn merge_locked(
     let org = device.org;
     let org_s = org.to_string();
     let dev = device.device_id.as_str();
-    let sender = Sender {
-        user: device.user,
-        role: Role::Engineer,
-    };
     let stored = docstore::load(tx, state.docs.actor(), org, push.id).await?;
     let known = device_doc(tx, &org_s, dev, push.id).await?.is_some();
-    let in_scope = stored
-        .as_ref()
-        .is_some_and(|d| half::in_engineer_scope(d, device.user));
-    if !half::may_push(stored.as_ref(), sender, org, in_scope, known) {
+    let Some((before_assignee, merged)) =
+        admit_and_merge(&state.docs, org, device.user, stored, known, push)
+    else {
         return Ok(refused(push.id, AckError::NotAllowed));
-    }
-    let before_assignee = stored.as_ref().and_then(|d| d.dispatch().ok()?.assignee);
-    let ctx = state
-        .docs
-        .edit_context(UserId(uuid::Uuid::nil()), Role::System);
-    let merged = half::merge_push(stored, push, sender, state.docs.actor(), &ctx);
+    };
     let ack = merged.ack;
     match (merged.doc, merged.changed, ack.error) {
         (Some(mut doc), true, None) => {

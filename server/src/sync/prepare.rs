@@ -12,10 +12,8 @@ use crate::error::{Error, Result};
 use crate::inventory::OrderParts;
 use crate::state::AppState;
 use sqlx::AnyConnection;
-use sync_core::protocol::server as half;
 use sync_core::protocol::wire::{DocAck, DocPush, SyncRequest, from_wire};
-use sync_core::rules::authority::Sender;
-use sync_core::{Role, UserId, WorkOrderDoc};
+use sync_core::{UserId, WorkOrderDoc};
 
 /// A push merged in phase 1, ready to write.
 #[derive(Debug)]
@@ -63,14 +61,13 @@ pub(super) async fn pushes(
         }
     }
     let pushes = req.pushes.clone();
-    let actor = state.docs.actor().clone();
     let docs = state.docs.clone();
     let user = device.user;
     tokio::task::spawn_blocking(move || {
         pushes
             .iter()
             .zip(loaded)
-            .map(|(push, loaded)| merge_one(&docs, &actor, org, user, push, loaded))
+            .map(|(push, loaded)| merge_one(&docs, org, user, push, loaded))
             .collect()
     })
     .await
@@ -79,16 +76,11 @@ pub(super) async fn pushes(
 
 fn merge_one(
     docs: &docstore::DocStore,
-    actor: &sync_core::ActorId,
     org: sync_core::OrgId,
     user: UserId,
     push: &DocPush,
     loaded: Loaded,
 ) -> Option<PreparedPush> {
-    let sender = Sender {
-        user,
-        role: Role::Engineer,
-    };
     let (stored, meta) = match loaded.doc {
         Some((mut doc, meta)) => {
             // Snapshot and chunks were read by two statements: a write in between shows as
@@ -100,15 +92,8 @@ fn merge_one(
         }
         None => (None, None),
     };
-    let in_scope = stored
-        .as_ref()
-        .is_some_and(|d| half::in_engineer_scope(d, user));
-    if !half::may_push(stored.as_ref(), sender, org, in_scope, loaded.known) {
-        return None;
-    }
-    let before_assignee = stored.as_ref().and_then(|d| d.dispatch().ok()?.assignee);
-    let ctx = docs.edit_context(UserId(uuid::Uuid::nil()), Role::System);
-    let merged = half::merge_push(stored, push, sender, actor, &ctx);
+    let (before_assignee, merged) =
+        super::admit_and_merge(docs, org, user, stored, loaded.known, push)?;
     if merged.ack.error.is_some() {
         return None;
     }
