@@ -121,6 +121,30 @@ pub async fn customer_name(
     )
 }
 
+/// One site of one of `org`'s customers, if it is theirs.
+pub async fn customer_site(
+    db: &Db,
+    org: OrgId,
+    customer_id: &str,
+    site_id: &str,
+) -> Result<Option<Site>> {
+    let row: Option<(String, String, f64, f64)> = sqlx::query_as(
+        "SELECT id, address, lat, lon FROM customer_sites \
+         WHERE org_id = $1 AND customer_id = $2 AND id = $3",
+    )
+    .bind(org.to_string())
+    .bind(customer_id)
+    .bind(site_id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.map(|(id, address, lat, lon)| Site {
+        id,
+        address,
+        lat,
+        lon,
+    }))
+}
+
 /// Customers of `org` with their sites, by name.
 pub async fn list_customers(db: &Db, org: OrgId, limit: i64, offset: i64) -> Result<Vec<Customer>> {
     let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(

@@ -130,9 +130,10 @@ pub fn iso(ms: i64, tz: &TimeZone) -> String {
     zoned(ms, tz).strftime("%Y-%m-%dT%H:%M%:z").to_string()
 }
 
-/// `YYYY-MM-DDTHH:MM`, what an `<input type=datetime-local>` holds.
-pub fn local_input(ms: i64, tz: &TimeZone) -> String {
-    zoned(ms, tz).strftime("%Y-%m-%dT%H:%M").to_string()
+/// `YYYY-MM-DDTHH:MM`, what an `<input type=datetime-local>` holds (empty for no time).
+pub fn local_input(ms: Option<i64>, tz: &TimeZone) -> String {
+    ms.map(|ms| zoned(ms, tz).strftime("%Y-%m-%dT%H:%M").to_string())
+        .unwrap_or_default()
 }
 
 /// What an `<input type=datetime-local>` sent (`YYYY-MM-DDTHH:MM`, seconds optional), as an
@@ -222,8 +223,11 @@ mod tests {
         assert_eq!(datetime(Lang::En, ms, &sh), "Tue 24 Nov 14:05");
         assert_eq!(datetime(Lang::ZhCn, ms, &sh), "11月24日 周二 14:05");
         assert_eq!(iso(ms, &sh), "2026-11-24T14:05+08:00");
-        assert_eq!(local_input(ms, &sh), "2026-11-24T14:05");
+        assert_eq!(local_input(Some(ms), &sh), "2026-11-24T14:05");
         assert_eq!(parse_local("2026-11-24T14:05", &sh), Some(ms));
+        assert_eq!(time(ms, &TimeZone::UTC), "06:05");
+        assert_eq!(parse_local("", &sh), None);
+        assert_eq!(local_input(None, &sh), "");
     }
 
     /// Berlin moves its clocks from 02:00 to 03:00 on 2026-03-29 and back from 03:00 to 02:00

@@ -14,17 +14,8 @@ use crate::routes::dispatch::{
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use jiff::tz::TimeZone;
 use maud::{Markup, html};
 use serde::Deserialize;
-
-fn parse_local(s: &str, tz: &TimeZone) -> Option<i64> {
-    fmt::parse_local(s, tz)
-}
-
-fn local_input(ms: Option<i64>, tz: &TimeZone) -> String {
-    ms.map(|ms| fmt::local_input(ms, tz)).unwrap_or_default()
-}
 
 fn priority_select(ctx: &Ctx, current: &str) -> Markup {
     html! {
@@ -110,12 +101,8 @@ pub async fn create(
         .site
         .split_once('/')
         .ok_or_else(|| AppError::Invalid(ctx.t("order.pick_site").into()))?;
-    let org = ctx.caller().org;
-    let site = crate::accounts::list_customers(&state.db, org, 1000, 0)
+    let site = crate::accounts::customer_site(&state.db, ctx.caller().org, customer_id, site_id)
         .await?
-        .into_iter()
-        .find(|c| c.id == customer_id)
-        .and_then(|c| c.sites.into_iter().find(|s| s.id == site_id))
         .ok_or_else(|| AppError::Invalid(ctx.t("order.pick_site").into()))?;
     let (_, Json(order)) = dispatch::create_work_order(
         State(state.clone()),
@@ -134,13 +121,13 @@ pub async fn create(
             },
             problem: f.problem,
             priority: Some(f.priority).filter(|p| !p.is_empty()),
-            sla_due_ms: parse_local(&f.sla_due, &ctx.tz),
+            sla_due_ms: fmt::parse_local(&f.sla_due, &ctx.tz),
         }),
     )
     .await?;
     if let (Some(start_ms), Some(end_ms)) = (
-        parse_local(&f.window_start, &ctx.tz),
-        parse_local(&f.window_end, &ctx.tz),
+        fmt::parse_local(&f.window_start, &ctx.tz),
+        fmt::parse_local(&f.window_end, &ctx.tz),
     ) {
         dispatch::schedule(
             State(state),
@@ -182,11 +169,11 @@ pub async fn edit_page(
             input #asset_serial name="asset_serial" type="text" value=(o.asset.serial);
             (priority_select(&ctx, &o.priority))
             label for="sla_due" { (ctx.t("order.sla")) }
-            input #sla_due name="sla_due" type="datetime-local" value=(local_input(o.sla_due_ms, &ctx.tz));
+            input #sla_due name="sla_due" type="datetime-local" value=(fmt::local_input(o.sla_due_ms, &ctx.tz));
             label for="window_start" { (ctx.t("order.window_start")) }
-            input #window_start name="window_start" type="datetime-local" value=(local_input(o.window_start_ms, &ctx.tz));
+            input #window_start name="window_start" type="datetime-local" value=(fmt::local_input(o.window_start_ms, &ctx.tz));
             label for="window_end" { (ctx.t("order.window_end")) }
-            input #window_end name="window_end" type="datetime-local" value=(local_input(o.window_end_ms, &ctx.tz));
+            input #window_end name="window_end" type="datetime-local" value=(fmt::local_input(o.window_end_ms, &ctx.tz));
             button type="submit" { (ctx.t("order.save")) }
         }
     };
@@ -238,7 +225,7 @@ pub async fn update(
                 serial: f.asset_serial,
             }),
             problem: Some(f.problem),
-            sla_due_ms: Some(parse_local(&f.sla_due, &ctx.tz)),
+            sla_due_ms: Some(fmt::parse_local(&f.sla_due, &ctx.tz)),
         }),
     )
     .await?;
@@ -254,8 +241,8 @@ pub async fn update(
         .await?;
     }
     let window = (
-        parse_local(&f.window_start, &ctx.tz),
-        parse_local(&f.window_end, &ctx.tz),
+        fmt::parse_local(&f.window_start, &ctx.tz),
+        fmt::parse_local(&f.window_end, &ctx.tz),
     );
     if let (Some(start_ms), Some(end_ms)) = window
         && (Some(start_ms), Some(end_ms)) != (before.window_start_ms, before.window_end_ms)
@@ -292,19 +279,4 @@ pub async fn set_status(
     )
     .await?;
     Ok(Redirect::to(&format!("/console/orders/{id}?done=status")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn local_times_are_read_in_the_users_zone() {
-        let shanghai = TimeZone::get("Asia/Shanghai").unwrap();
-        let ms = parse_local("2026-11-24T14:05", &shanghai).unwrap();
-        assert_eq!(local_input(Some(ms), &shanghai), "2026-11-24T14:05");
-        assert_eq!(fmt::time(ms, &TimeZone::UTC), "06:05");
-        assert_eq!(parse_local("", &shanghai), None);
-        assert_eq!(local_input(None, &shanghai), "");
-    }
 }
