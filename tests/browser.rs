@@ -32,20 +32,10 @@ fn sign_out(b: &Browser) {
     b.find("#email");
 }
 
-/// Today in the demo organisation's zone (Shanghai, UTC+8), as `YYYY-MM-DD`.
+/// Today in the demo organisation's zone (Asia/Shanghai), as `YYYY-MM-DD`.
 fn today() -> String {
-    let days = (lastmile_e2e_now_ms() + 480 * 60_000) / 86_400_000;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    let shanghai = jiff::tz::TimeZone::get("Asia/Shanghai").expect("the tz database");
+    jiff::Timestamp::now().to_zoned(shanghai).date().to_string()
 }
 
 fn lastmile_e2e_now_ms() -> i64 {

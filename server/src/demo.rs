@@ -26,8 +26,11 @@ pub const ORG_NAME: &str = "Lastmile Demo 上海";
 pub const PASSWORD: &str = "lastmile-demo";
 /// The demo organisation's time zone, used by `lastmile demo` unless `time_zone` is configured.
 pub const TIME_ZONE: &str = "Asia/Shanghai";
-/// Shanghai's offset (UTC+8 all year: China has no daylight saving).
-pub const UTC_OFFSET_MINUTES: i32 = 480;
+
+/// [`TIME_ZONE`], from the system's tz database or the copy built into the binary.
+pub fn time_zone() -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::get(TIME_ZONE).expect("the built-in tz database has Asia/Shanghai")
+}
 /// How many work orders the demo has.
 pub const WORK_ORDERS: usize = 500;
 
@@ -482,8 +485,10 @@ pub async fn seed(state: &AppState) -> Result<Summary> {
 fn window_start(now: i64, i: usize) -> i64 {
     const DAY: i64 = 86_400_000;
     const HOUR: i64 = 3_600_000;
-    let offset = i64::from(UTC_OFFSET_MINUTES) * 60_000;
-    let local_midnight = (now + offset).div_euclid(DAY) * DAY - offset;
+    let local_midnight = jiff::Timestamp::from_millisecond(now)
+        .ok()
+        .and_then(|t| t.to_zoned(time_zone()).start_of_day().ok())
+        .map_or(now, |z| z.timestamp().as_millisecond());
     let i = i as i64;
     local_midnight + (i % 14 - 3) * DAY + (8 + (i * 7) % 9) * HOUR + ((i * 13) % 4) * HOUR / 4
 }

@@ -152,13 +152,7 @@ async fn main() -> anyhow::Result<()> {
             let mut settings = config.settings.clone();
             // The demo organisation is in Shanghai: show its times there unless configured.
             if settings.time_zone.iana_name() == Some("UTC") {
-                settings.time_zone =
-                    jiff::tz::TimeZone::get(demo::TIME_ZONE).unwrap_or_else(|_| {
-                        jiff::tz::TimeZone::fixed(
-                            jiff::tz::Offset::from_seconds(demo::UTC_OFFSET_MINUTES * 60)
-                                .expect("+08:00"),
-                        )
-                    });
+                settings.time_zone = demo::time_zone();
             }
             let state = AppState::new(db.clone(), settings).await?;
             let summary = demo::seed(&state).await?;

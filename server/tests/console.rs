@@ -903,7 +903,7 @@ async fn board_render_time_on_the_demo_data(db: TestDb) {
         "SQLite"
     };
     let settings = lastmile_server::config::Settings {
-        time_zone: jiff::tz::TimeZone::get(lastmile_server::demo::TIME_ZONE).unwrap(),
+        time_zone: lastmile_server::demo::time_zone(),
         ..Default::default()
     };
     let app = TestApp::with_settings(db, settings).await;
